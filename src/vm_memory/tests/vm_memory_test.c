@@ -1,0 +1,65 @@
+/* Unit tests for guest memory: region layout, bounds checks, overflow. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <string.h>
+
+#include "vm_memory/vm_memory.h"
+
+static void test_create_and_access(void **state)
+{
+	(void)state;
+	struct gm_range r[] = { { GPA(0), 0x10000 }, { GPA(0x100000), 0x10000 } };
+	struct guest_memory gm;
+	assert_int_equal(gm_create(&gm, r, 2), 0);
+	assert_int_equal(gm.total_size, 0x20000);
+	assert_int_equal(gm_end(&gm), 0x110000);
+
+	uint32_t v = 0xdeadbeef, out = 0;
+	assert_int_equal(gm_write_obj(&gm, GPA(0x100010), &v), 0);
+	assert_int_equal(gm_read_obj(&gm, GPA(0x100010), &out), 0);
+	assert_int_equal(out, 0xdeadbeef);
+	/* The second region is the memfd's second half. */
+	assert_int_equal(gm.regions[1].fd_offset, 0x10000);
+
+	/* Hole, straddling, end, overflow. */
+	assert_int_equal(gm_read_obj(&gm, GPA(0x20000), &out), -EFAULT);
+	assert_int_equal(gm_read_obj(&gm, GPA(0xfffe), &out), -EFAULT);
+	assert_int_equal(gm_read_obj(&gm, GPA(0x10fffd), &out), -EFAULT);
+	assert_int_equal(gm_read(&gm, GPA(0x100000), &out, SIZE_MAX), -EFAULT);
+	assert_int_equal(gm_read_obj(&gm, GPA(UINT64_MAX - 1), &out), -EFAULT);
+	assert_null(gm_get_slice(&gm, GPA(0x10000), 1));
+	assert_non_null(gm_get_slice(&gm, GPA(0xffff), 1));
+	assert_true(gm_range_valid(&gm, GPA(0x10000), 0) == false);
+	assert_int_equal(gm_fill(&gm, GPA(0), 0xaa, 0x10000), 0);
+	gm_destroy(&gm);
+	gm_destroy(&gm);
+}
+
+static void test_bad_ranges(void **state)
+{
+	(void)state;
+	struct guest_memory gm;
+	struct gm_range overlap[] = { { GPA(0), 0x20000 }, { GPA(0x10000), 0x10000 } };
+	assert_int_equal(gm_create(&gm, overlap, 2), -EINVAL);
+	struct gm_range unaligned[] = { { GPA(0x10), 0x1000 } };
+	assert_int_equal(gm_create(&gm, unaligned, 1), -EINVAL);
+	struct gm_range empty[] = { { GPA(0), 0 } };
+	assert_int_equal(gm_create(&gm, empty, 1), -EINVAL);
+	struct gm_range wrap[] = { { GPA(UINT64_MAX - 0xfff), 0x2000 } };
+	assert_int_equal(gm_create(&gm, wrap, 1), -EINVAL);
+	assert_int_equal(gm_create(&gm, NULL, 0), -EINVAL);
+	gm_destroy(&gm);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_create_and_access),
+		cmocka_unit_test(test_bad_ranges),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,149 @@
+/*
+ * Guest memory backed by a single memfd. Lookups are a linear scan over at
+ * most GM_MAX_REGIONS regions; x86 guests have two or three.
+ */
+#include "vm_memory/vm_memory.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "base/checked.h"
+#include "base/fd.h"
+
+void gm_destroy(struct guest_memory *gm)
+{
+	if (!gm)
+		return;
+	for (size_t i = 0; i < gm->nr_regions; i++)
+		if (gm->regions[i].host)
+			munmap(gm->regions[i].host, gm->regions[i].size);
+	gm->nr_regions = 0;
+	if (gm->memfd >= 0)
+		fd_close(&gm->memfd);
+	gm->memfd = -1;
+	gm->total_size = 0;
+}
+
+static bool ranges_ok(const struct gm_range *ranges, size_t n)
+{
+	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+	if (n == 0 || n > GM_MAX_REGIONS)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t base = gpa_val(ranges[i].base), end;
+		if (ranges[i].size == 0 || (base | ranges[i].size) & (page - 1))
+			return false;
+		if (!ck_add_u64(base, ranges[i].size, &end))
+			return false;
+		if (i + 1 < n && end > gpa_val(ranges[i + 1].base))
+			return false;
+	}
+	return true;
+}
+
+int gm_create(struct guest_memory *gm, const struct gm_range *ranges, size_t n)
+{
+	memset(gm, 0, sizeof(*gm));
+	gm->memfd = -1;
+	if (!ranges_ok(ranges, n))
+		return -EINVAL;
+	uint64_t total = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!ck_add_u64(total, ranges[i].size, &total))
+			return -EINVAL;
+
+	gm->memfd = memfd_create("crosvm_guest", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (gm->memfd < 0)
+		return -errno;
+	if (ftruncate(gm->memfd, (off_t)total) < 0)
+		goto fail;
+	/* The size is fixed from now on: device processes that map the memfd
+	 * can rely on it never shrinking under them. */
+	if (fcntl(gm->memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) < 0)
+		goto fail;
+	uint64_t off = 0;
+	for (size_t i = 0; i < n; i++) {
+		void *p = mmap(NULL, ranges[i].size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
+			       gm->memfd, (off_t)off);
+		if (p == MAP_FAILED)
+			goto fail;
+		gm->regions[i] = (struct gm_region){ ranges[i].base, ranges[i].size, p, off };
+		gm->nr_regions = i + 1;
+		off += ranges[i].size;
+	}
+	gm->total_size = total;
+	return 0;
+fail:;
+	int err = -errno;
+	gm_destroy(gm);
+	return err;
+}
+
+const struct gm_region *gm_find_region(const struct guest_memory *gm, gpa_t addr)
+{
+	for (size_t i = 0; i < gm->nr_regions; i++) {
+		const struct gm_region *r = &gm->regions[i];
+		if (gpa_val(addr) >= gpa_val(r->base) && gpa_val(addr) - gpa_val(r->base) < r->size)
+			return r;
+	}
+	return NULL;
+}
+
+uint64_t gm_end(const struct guest_memory *gm)
+{
+	if (gm->nr_regions == 0)
+		return 0;
+	const struct gm_region *r = &gm->regions[gm->nr_regions - 1];
+	return gpa_val(r->base) + r->size;
+}
+
+void *gm_get_slice(const struct guest_memory *gm, gpa_t addr, uint64_t len)
+{
+	const struct gm_region *r = gm_find_region(gm, addr);
+	if (!r || !ck_range_within(gpa_val(addr), len, gpa_val(r->base), r->size))
+		return NULL;
+	return r->host + (gpa_val(addr) - gpa_val(r->base));
+}
+
+bool gm_range_valid(const struct guest_memory *gm, gpa_t addr, uint64_t len)
+{
+	return gm_get_slice(gm, addr, len) != NULL;
+}
+
+int gm_read(const struct guest_memory *gm, gpa_t addr, void *dst, size_t len)
+{
+	const void *p = gm_get_slice(gm, addr, len);
+	if (!p)
+		return -EFAULT;
+	memcpy(dst, p, len);
+	return 0;
+}
+
+int gm_write(const struct guest_memory *gm, gpa_t addr, const void *src, size_t len)
+{
+	void *p = gm_get_slice(gm, addr, len);
+	if (!p)
+		return -EFAULT;
+	memcpy(p, src, len);
+	return 0;
+}
+
+int gm_fill(const struct guest_memory *gm, gpa_t addr, uint8_t byte, size_t len)
+{
+	void *p = gm_get_slice(gm, addr, len);
+	if (!p)
+		return -EFAULT;
+	memset(p, byte, len);
+	return 0;
+}
+
+int gm_read_from_fd(const struct guest_memory *gm, gpa_t addr, int fd, uint64_t off, uint64_t len)
+{
+	void *p = gm_get_slice(gm, addr, len);
+	if (!p)
+		return -EFAULT;
+	return fd_pread_full(fd, p, len, off);
+}
