@@ -28,6 +28,7 @@ void log_init_from_env(void)
 			log_set_level((enum log_level)i);
 }
 
+static void vlog(enum log_level level, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 static void vlog(enum log_level level, const char *fmt, va_list ap)
 {
 	char buf[1024];

@@ -6,6 +6,7 @@
  *   0x0000_0000  real-mode IVT / BDA (RAM, left zero)
  *   0x0000_0500  boot GDT, then boot IDT
  *   0x0000_7000  zero page (struct boot_params)
+ *   0x0000_8000  initial stack page (rsp starts at 0x9000 and grows down)
  *   0x0000_9000  identity page tables: PML4, PDPT, 4 PDs (2 MiB pages, 4 GiB)
  *   0x0002_0000  kernel command line
  *   0x0009_fc00  EBDA start: RAM below this is usable
@@ -23,6 +24,9 @@
 #define X86_BOOT_GDT_ADDR 0x500ULL
 #define X86_BOOT_IDT_ADDR 0x520ULL
 #define X86_ZERO_PAGE_ADDR 0x7000ULL
+/* Initial rsp: the stack grows down into the free page 0x8000..0x8fff, so
+ * a push before the kernel switches stacks cannot clobber the zero page. */
+#define X86_BOOT_STACK_TOP 0x9000ULL
 #define X86_PML4_ADDR 0x9000ULL
 #define X86_PDPT_ADDR 0xa000ULL
 #define X86_PD_ADDR 0xb000ULL /* four consecutive pages */
@@ -60,6 +64,12 @@
 #define X86_ACPI_PM1A_EVT_PORT 0x600
 #define X86_ACPI_PM1A_CNT_PORT 0x604
 #define X86_ACPI_SCI_IRQ 9
+/* IOAPIC pin (= ACPI GSI) wired to ISA IRQ0, the 8254 timer. KVM's default
+ * GSI routing sends GSI 0, which its in-kernel PIT raises, to IOAPIC pin 0,
+ * so IRQ0 is identity-mapped and the MP table and MADT announce no IRQ0
+ * override. A VMM that installs PC-style routing (GSI 0 -> IOAPIC pin 2)
+ * sets this to 2 and both tables follow. */
+#define X86_TIMER_GSI 0
 /* SLP_TYP value the DSDT's \_S5 package announces; writing it with SLP_EN
  * to PM1a_CNT powers the VM off. */
 #define X86_ACPI_S5_SLP_TYP 5

@@ -1,0 +1,41 @@
+# The two commands a newcomer needs (see README.md):
+#   make demo   - install what is missing, build, boot a Linux guest, show its console
+#   make check  - every test: unit, CLI, KVM and Linux-guest tiers, plain and under ASan+UBSan
+# Builds live in build/<type>; downloads are cached outside the tree.
+
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?=
+
+.PHONY: all deps build build-asan demo check check-debug check-asan fuzz clean
+
+all: build
+
+deps:
+	@tools/install-deps
+
+build: deps
+	@cmake -S . -B build/debug -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=gcc \
+		-DCMAKE_C_FLAGS=-Werror $(CMAKE_FLAGS) >/dev/null
+	@ninja -C build/debug -j $(JOBS)
+
+# Clang with the sanitizers: this build also proves the tree is warning-free under clang.
+build-asan: deps
+	@cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang \
+		-DCMAKE_C_FLAGS=-Werror -DCROSVM_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null
+	@ninja -C build/asan -j $(JOBS)
+
+demo: build
+	@tools/demo build/debug/src/cli/crosvm
+
+check-debug: build
+	@tools/fetch-assets >/dev/null
+	ctest --test-dir build/debug --output-on-failure -j 2
+
+check-asan: build-asan
+	@tools/fetch-assets >/dev/null
+	ctest --test-dir build/asan --output-on-failure -j 2
+
+check: check-debug check-asan
+
+clean:
+	rm -rf build

@@ -1,0 +1,9 @@
+/* The subcommands: each takes its own argv (argv[0] is the command name)
+ * and returns the process exit status. */
+#ifndef CROSVM_CLI_COMMANDS_H
+#define CROSVM_CLI_COMMANDS_H
+
+int cmd_run(int argc, char **argv);
+int cmd_version(int argc, char **argv);
+
+#endif

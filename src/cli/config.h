@@ -1,0 +1,55 @@
+/*
+ * The parsed `crosvm run` configuration. Produced by run_args.c from argv,
+ * consumed by run.c. Strings are borrowed from argv unless marked owned.
+ */
+#ifndef CROSVM_CLI_CONFIG_H
+#define CROSVM_CLI_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SERIAL_PORTS 4
+#define MAX_KERNEL_PARAMS 64
+#define MAX_VCPUS 254 /* one IOAPIC id above the APIC ids, all 8-bit */
+#define MAX_MEM_MIB (1024ULL * 1024) /* 1 TiB */
+
+enum serial_type { SERIAL_SINK, SERIAL_STDOUT, SERIAL_SYSLOG, SERIAL_FILE };
+enum serial_hw { SERIAL_HW_8250, SERIAL_HW_VIRTIO_CONSOLE };
+
+struct serial_config {
+	bool configured; /* given with --serial (else an unconnected sink) */
+	enum serial_type type;
+	enum serial_hw hardware;
+	uint8_t num; /* 1..4 */
+	const char *path;  /* type=file output */
+	const char *input; /* optional input file */
+	bool console, earlycon, stdin_input;
+};
+
+struct run_config {
+	const char *kernel;
+	const char *initrd;
+	uint64_t mem_mib;
+	uint32_t cpus;
+	const char *params[MAX_KERNEL_PARAMS];
+	size_t nr_params;
+	const char *kvm_device;
+	const char *syslog_tag;
+	bool disable_sandbox;
+	struct serial_config serial[SERIAL_PORTS]; /* index num-1 */
+};
+
+/*
+ * Parses the arguments after `run`. On failure returns -EINVAL and writes a
+ * one-line message (no trailing newline) into err. On `--help` returns 1.
+ */
+int run_args_parse(int argc, char **argv, struct run_config *cfg, char *err, size_t errlen);
+/* Parses one --serial value (modified in place) into cfg->serial. */
+int serial_arg_parse(char *value, struct run_config *cfg, char *err, size_t errlen);
+/* After all --serial options: fills defaults (COM1 stdout console stdin when
+ * none given; console and stdin default to the first serial port). */
+void serial_apply_defaults(struct run_config *cfg);
+void run_args_usage(int fd);
+
+#endif

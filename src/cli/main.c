@@ -1,0 +1,60 @@
+/*
+ * crosvm's entry point: picks the subcommand and hands over to it. Each
+ * subcommand lives in its own file; errors are reported here or in the
+ * subcommand as one line on stderr with a non-zero exit status.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "cli/commands.h"
+
+static const struct {
+	const char *name;
+	const char *summary;
+	int (*fn)(int argc, char **argv);
+} commands[] = {
+	{ "run", "boot a virtual machine", cmd_run },
+	{ "version", "print the version", cmd_version },
+};
+
+/* crosvm subcommands this build does not provide yet. */
+static const char *const pending[] = {
+	"stop", "suspend", "resume", "balloon", "balloon_stats", "disk", "usb", "battery",
+	"make_rt", "create_qcow2", "create_composite", "device",
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: crosvm [--help] COMMAND [ARGS]\n\nCommands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "\nSee 'crosvm COMMAND --help' for a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+	log_init_from_env();
+	if (argc < 2) {
+		usage(stderr);
+		return 1;
+	}
+	const char *cmd = argv[1];
+	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(cmd, "--version") == 0)
+		return cmd_version(argc - 1, argv + 1);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(cmd, commands[i].name) == 0)
+			return commands[i].fn(argc - 1, argv + 1);
+	for (size_t i = 0; i < sizeof(pending) / sizeof(pending[0]); i++)
+		if (strcmp(cmd, pending[i]) == 0) {
+			log_error("the '%s' command is not supported by this crosvm yet", cmd);
+			return 1;
+		}
+	log_error("unknown command '%s' (see 'crosvm --help')", cmd);
+	return 1;
+}

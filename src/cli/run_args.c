@@ -1,0 +1,233 @@
+/*
+ * `crosvm run` argument parsing: argv to struct run_config, with crosvm's
+ * option names and value syntax. Pure (no I/O besides usage text) so it is
+ * unit-tested directly. Options crosvm has that this build does not
+ * implement yet are recognised by name and refused with a clear message,
+ * rather than being reported as unknown.
+ */
+#include "cli/config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/parse.h"
+
+enum {
+	OPT_SERIAL = 1000,
+	OPT_KVM_DEVICE,
+	OPT_DISABLE_SANDBOX,
+	OPT_SYSLOG_TAG,
+	OPT_NO_SMT,
+	OPT_UNSUPPORTED, /* every option from here on is recognised but refused */
+};
+
+/* crosvm options this build recognises but does not implement yet. */
+static const struct {
+	const char *name;
+	int has_arg;
+} unsupported[] = {
+	{ "root", required_argument },	      { "rwroot", required_argument },
+	{ "disk", required_argument },	      { "rwdisk", required_argument },
+	{ "pmem-device", required_argument }, { "rw-pmem-device", required_argument },
+	{ "pstore", required_argument },      { "host_ip", required_argument },
+	{ "netmask", required_argument },     { "mac", required_argument },
+	{ "tap-fd", required_argument },      { "net-vq-pairs", required_argument },
+	{ "vhost-net", no_argument },	      { "socket", required_argument },
+	{ "seccomp-policy-dir", required_argument },
+	{ "seccomp-log-failures", no_argument },
+	{ "shared-dir", required_argument },  { "cid", required_argument },
+	{ "vhost-user-blk", required_argument },
+	{ "vhost-user-net", required_argument },
+	{ "vhost-user-console", required_argument },
+	{ "vhost-user-fs", required_argument },
+	{ "vhost-user-wl", required_argument },
+	{ "vhost-user-mac80211-hwsim", required_argument },
+	{ "vhost-vsock-device", required_argument },
+	{ "vhost-net-device", required_argument },
+	{ "cpu-affinity", required_argument },
+	{ "cpu-cluster", required_argument }, { "cpu-capacity", required_argument },
+	{ "rt-cpus", required_argument },     { "delay-rt", no_argument },
+	{ "hugepages", no_argument },	      { "split-irqchip", no_argument },
+	{ "bios", required_argument },	      { "no-legacy", no_argument },
+	{ "acpi-table", required_argument },  { "dmi", required_argument },
+	{ "protected-vm", no_argument },      { "swiotlb", required_argument },
+	{ "android-fstab", required_argument },
+	{ "wayland-sock", required_argument },
+	{ "no-wl", no_argument },	      { "x-display", required_argument },
+	{ "display-window-keyboard", no_argument },
+	{ "display-window-mouse", no_argument },
+	{ "gpu", optional_argument },	      { "gpu-display", required_argument },
+	{ "evdev", required_argument },	      { "single-touch", required_argument },
+	{ "multi-touch", required_argument }, { "trackpad", required_argument },
+	{ "mouse", required_argument },	      { "keyboard", required_argument },
+	{ "switches", required_argument },    { "ac97", required_argument },
+	{ "sound", required_argument },	      { "video-decoder", no_argument },
+	{ "video-encoder", no_argument },     { "software-tpm", no_argument },
+	{ "battery", optional_argument },     { "vfio", required_argument },
+	{ "balloon_bias_mib", required_argument },
+	{ "direct-pmio", required_argument }, { "direct-level-irq", required_argument },
+	{ "direct-edge-irq", required_argument },
+	{ "gdb", required_argument },	      { "plugin", required_argument },
+	{ "plugin-root", required_argument }, { "plugin-mount", required_argument },
+	{ "plugin-mount-file", required_argument },
+	{ "plugin-gid-map", required_argument },
+	{ "plugin-gid-map-file", required_argument },
+};
+
+static const struct option supported[] = {
+	{ "mem", required_argument, NULL, 'm' },
+	{ "cpus", required_argument, NULL, 'c' },
+	{ "params", required_argument, NULL, 'p' },
+	{ "initrd", required_argument, NULL, 'i' },
+	{ "serial", required_argument, NULL, OPT_SERIAL },
+	{ "kvm-device", required_argument, NULL, OPT_KVM_DEVICE },
+	{ "disable-sandbox", no_argument, NULL, OPT_DISABLE_SANDBOX },
+	{ "syslog-tag", required_argument, NULL, OPT_SYSLOG_TAG },
+	/* Our CPU topology already has one thread per core, which is what
+	 * --no-smt asks for. */
+	{ "no-smt", no_argument, NULL, OPT_NO_SMT },
+	{ "help", no_argument, NULL, 'h' },
+};
+
+#define NR_OPTIONS (ARRAY_SIZE(supported) + ARRAY_SIZE(unsupported) + 1)
+#ifndef ARRAY_SIZE
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#endif
+
+static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+static void build_options(struct option *opts)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < ARRAY_SIZE(supported); i++)
+		opts[n++] = supported[i];
+	for (size_t i = 0; i < ARRAY_SIZE(unsupported); i++)
+		opts[n++] = (struct option){ unsupported[i].name, unsupported[i].has_arg, NULL,
+					     OPT_UNSUPPORTED + (int)i };
+	/* -r/-d/-s are crosvm's short forms of --root/--disk/--socket. */
+	opts[n] = (struct option){ 0 };
+}
+
+static int short_to_unsupported(int c)
+{
+	const char *name = c == 'r' ? "root" : c == 'd' ? "disk" : "socket";
+	for (size_t i = 0; i < ARRAY_SIZE(unsupported); i++)
+		if (strcmp(unsupported[i].name, name) == 0)
+			return OPT_UNSUPPORTED + (int)i;
+	return '?';
+}
+
+int run_args_parse(int argc, char **argv, struct run_config *cfg, char *err, size_t errlen)
+{
+	struct option opts[NR_OPTIONS];
+	build_options(opts);
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->mem_mib = 256;
+	cfg->cpus = 1;
+	cfg->kvm_device = "/dev/kvm";
+	for (int i = 0; i < SERIAL_PORTS; i++)
+		cfg->serial[i].num = (uint8_t)(i + 1);
+
+	optind = 0; /* reset getopt (GNU: 0 also re-initialises) */
+	opterr = 0;
+	int c;
+	/* '+': stop at the first non-option, the kernel path. */
+	while ((c = getopt_long(argc, argv, "+:m:c:p:i:r:d:s:h", opts, NULL)) != -1) {
+		if (c == 'r' || c == 'd' || c == 's')
+			c = short_to_unsupported(c);
+		uint64_t v;
+		switch (c) {
+		case 'm':
+			if (parse_u64_range(optarg, 1, MAX_MEM_MIB, &v) < 0)
+				return fail(err, errlen, "invalid --mem '%s': expected a size in MiB from 1 to %llu",
+					    optarg, (unsigned long long)MAX_MEM_MIB);
+			cfg->mem_mib = v;
+			break;
+		case 'c':
+			if (parse_u64_range(optarg, 1, MAX_VCPUS, &v) < 0)
+				return fail(err, errlen, "invalid --cpus '%s': expected a count from 1 to %d", optarg,
+					    MAX_VCPUS);
+			cfg->cpus = (uint32_t)v;
+			break;
+		case 'p':
+			if (cfg->nr_params >= MAX_KERNEL_PARAMS)
+				return fail(err, errlen, "too many --params (at most %d)", MAX_KERNEL_PARAMS);
+			cfg->params[cfg->nr_params++] = optarg;
+			break;
+		case 'i':
+			cfg->initrd = optarg;
+			break;
+		case OPT_SERIAL: {
+			int r = serial_arg_parse(optarg, cfg, err, errlen);
+			if (r < 0)
+				return r;
+			break;
+		}
+		case OPT_KVM_DEVICE:
+			cfg->kvm_device = optarg;
+			break;
+		case OPT_DISABLE_SANDBOX:
+			cfg->disable_sandbox = true;
+			break;
+		case OPT_SYSLOG_TAG:
+			cfg->syslog_tag = optarg;
+			break;
+		case OPT_NO_SMT:
+			break;
+		case 'h':
+			return 1;
+		case ':':
+			return fail(err, errlen, "option '%s' needs a value", argv[optind - 1]);
+		case '?':
+			if (optopt)
+				return fail(err, errlen, "unknown option '-%c'", optopt);
+			return fail(err, errlen, "unknown option '%s'", argv[optind - 1]);
+		default:
+			if (c >= OPT_UNSUPPORTED && c < OPT_UNSUPPORTED + (int)ARRAY_SIZE(unsupported))
+				return fail(err, errlen, "option --%s is not supported by this crosvm yet",
+					    unsupported[c - OPT_UNSUPPORTED].name);
+			return fail(err, errlen, "unexpected option");
+		}
+	}
+	if (optind >= argc)
+		return fail(err, errlen, "missing KERNEL: usage: crosvm run [OPTIONS] KERNEL");
+	if (argc - optind > 1)
+		return fail(err, errlen, "unexpected argument '%s' after KERNEL '%s'", argv[optind + 1],
+			    argv[optind]);
+	cfg->kernel = argv[optind];
+	serial_apply_defaults(cfg);
+	return 0;
+}
+
+void run_args_usage(int fd)
+{
+	dprintf(fd,
+		"Usage: crosvm run [OPTIONS] KERNEL\n"
+		"Boot a virtual machine with KERNEL, an ELF vmlinux or a bzImage.\n"
+		"\n"
+		"Options:\n"
+		"  -m, --mem N            guest memory in MiB (default 256)\n"
+		"  -c, --cpus N           number of vCPUs (default 1)\n"
+		"  -p, --params STRING    extra kernel command line (repeatable)\n"
+		"  -i, --initrd PATH      initial ramdisk\n"
+		"  --serial type=TYPE[,hardware=serial,num=1..4,path=PATH,input=PATH,console,earlycon,stdin]\n"
+		"                         configure a serial port (repeatable); TYPE is stdout, syslog,\n"
+		"                         sink or file; default: COM1 to stdout, console, stdin\n"
+		"  --syslog-tag TAG       tag for syslog output\n"
+		"  --kvm-device PATH      KVM device (default /dev/kvm)\n"
+		"  --disable-sandbox      run every device in the main process\n"
+		"  --no-smt               one thread per core (always the case)\n"
+		"  -h, --help             show this help\n");
+}

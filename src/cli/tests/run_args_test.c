@@ -1,0 +1,146 @@
+/* Unit tests for `crosvm run` argument parsing and the --serial syntax. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <string.h>
+
+#include "cli/config.h"
+
+struct parsed {
+	struct run_config cfg;
+	char err[256];
+	char storage[16][128];
+};
+
+/* Copies the words into writable storage (getopt and --serial parsing
+ * modify argv) and parses them as `run` arguments. */
+static int parse(struct parsed *p, const char *const *words)
+{
+	char *argv[17];
+	int argc = 0;
+	argv[argc++] = "run";
+	for (; words[argc - 1]; argc++) {
+		strcpy(p->storage[argc - 1], words[argc - 1]);
+		argv[argc] = p->storage[argc - 1];
+	}
+	argv[argc] = NULL;
+	p->err[0] = '\0';
+	return run_args_parse(argc, argv, &p->cfg, p->err, sizeof(p->err));
+}
+
+#define PARSE(p, ...) parse((p), (const char *const[]){ __VA_ARGS__, NULL })
+
+static void test_defaults(void **state)
+{
+	(void)state;
+	struct parsed p;
+	assert_int_equal(PARSE(&p, "vmlinux"), 0);
+	assert_string_equal(p.cfg.kernel, "vmlinux");
+	assert_int_equal(p.cfg.mem_mib, 256);
+	assert_int_equal(p.cfg.cpus, 1);
+	assert_string_equal(p.cfg.kvm_device, "/dev/kvm");
+	assert_true(p.cfg.serial[0].configured);
+	assert_int_equal(p.cfg.serial[0].type, SERIAL_STDOUT);
+	assert_true(p.cfg.serial[0].console);
+	assert_true(p.cfg.serial[0].stdin_input);
+	assert_false(p.cfg.serial[1].configured);
+}
+
+static void test_core_options(void **state)
+{
+	(void)state;
+	struct parsed p;
+	assert_int_equal(PARSE(&p, "-m", "4096", "--cpus=2", "-p", "a=1", "--params", "b", "-i", "rd",
+			       "--disable-sandbox", "--kvm-device", "/dev/x", "bz"),
+			 0);
+	assert_int_equal(p.cfg.mem_mib, 4096);
+	assert_int_equal(p.cfg.cpus, 2);
+	assert_int_equal(p.cfg.nr_params, 2);
+	assert_string_equal(p.cfg.params[1], "b");
+	assert_string_equal(p.cfg.initrd, "rd");
+	assert_true(p.cfg.disable_sandbox);
+	assert_string_equal(p.cfg.kvm_device, "/dev/x");
+}
+
+static void test_bad_values(void **state)
+{
+	(void)state;
+	struct parsed p;
+	assert_int_equal(PARSE(&p, "-m", "0", "k"), -EINVAL);
+	assert_non_null(strstr(p.err, "--mem"));
+	assert_int_equal(PARSE(&p, "-c", "0", "k"), -EINVAL);
+	assert_non_null(strstr(p.err, "--cpus"));
+	assert_int_equal(PARSE(&p, "-m", "12x", "k"), -EINVAL);
+	assert_int_equal(PARSE(&p, "--bogus", "k"), -EINVAL);
+	assert_non_null(strstr(p.err, "unknown option '--bogus'"));
+	assert_int_equal(PARSE(&p, "-Z", "k"), -EINVAL);
+	assert_int_equal(PARSE(&p, "-m"), -EINVAL);
+	assert_non_null(strstr(p.err, "needs a value"));
+	assert_int_equal(PARSE(&p, "-m", "64"), -EINVAL);
+	assert_non_null(strstr(p.err, "missing KERNEL"));
+	assert_int_equal(PARSE(&p, "k1", "k2"), -EINVAL);
+	assert_int_equal(PARSE(&p, "--rwdisk", "x.img", "k"), -EINVAL);
+	assert_non_null(strstr(p.err, "not supported"));
+	assert_int_equal(PARSE(&p, "-r", "x.img", "k"), -EINVAL);
+	assert_non_null(strstr(p.err, "--root"));
+	assert_int_equal(PARSE(&p, "--help"), 1);
+}
+
+static void test_serial(void **state)
+{
+	(void)state;
+	struct parsed p;
+	assert_int_equal(PARSE(&p, "--serial", "type=file,path=/tmp/o,num=2,input=/tmp/i", "k"), 0);
+	const struct serial_config *s = &p.cfg.serial[1];
+	assert_true(s->configured);
+	assert_int_equal(s->type, SERIAL_FILE);
+	assert_string_equal(s->path, "/tmp/o");
+	assert_string_equal(s->input, "/tmp/i");
+	/* Only port: console defaults to it; it has its own input so stdin is not added. */
+	assert_true(s->console);
+	assert_false(s->stdin_input);
+	assert_false(p.cfg.serial[0].configured);
+
+	assert_int_equal(PARSE(&p, "--serial", "type=sink", "--serial", "type=stdout,num=2,console,stdin", "k"), 0);
+	assert_false(p.cfg.serial[0].console);
+	assert_true(p.cfg.serial[1].console);
+	assert_false(p.cfg.serial[0].stdin_input);
+
+	assert_int_equal(PARSE(&p, "--serial", "type=syslog,earlycon=true", "k"), 0);
+	assert_true(p.cfg.serial[0].earlycon);
+	assert_true(p.cfg.serial[0].stdin_input);
+}
+
+static void test_serial_errors(void **state)
+{
+	(void)state;
+	struct parsed p;
+	const char *bad[] = {
+		"type=bogus", "num=9", "num=0", "type=file", "type=stdout,path=/x", "num=1", "type=stdout,foo=1",
+		"type=stdout,console=maybe", "type=stdout,hardware=nope", "type=stdout,input=",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(PARSE(&p, "--serial", bad[i], "k"), -EINVAL);
+		assert_non_null(strstr(p.err, "--serial"));
+		assert_null(strchr(p.err, '\n'));
+	}
+	assert_int_equal(PARSE(&p, "--serial", "type=stdout", "--serial", "type=sink", "k"), -EINVAL);
+	assert_non_null(strstr(p.err, "twice"));
+	assert_int_equal(PARSE(&p, "--serial", "type=stdout,console", "--serial", "type=sink,num=2,console", "k"),
+			 -EINVAL);
+	assert_int_equal(PARSE(&p, "--serial", "type=stdout,stdin", "--serial", "type=sink,num=2,stdin", "k"),
+			 -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),   cmocka_unit_test(test_core_options),
+		cmocka_unit_test(test_bad_values), cmocka_unit_test(test_serial),
+		cmocka_unit_test(test_serial_errors),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,87 @@
+/*
+ * The running VM as the main process owns it: KVM objects, guest memory,
+ * the buses and the legacy devices, the vCPU threads and the events that
+ * end the VM. Built by run.c, driven by vcpu.c and serial_io.c.
+ */
+#ifndef CROSVM_CLI_VM_H
+#define CROSVM_CLI_VM_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "cli/config.h"
+#include "devices/acpi_pm.h"
+#include "devices/bus.h"
+#include "devices/cmos.h"
+#include "devices/i8042.h"
+#include "devices/pci/pci_root.h"
+#include "devices/serial.h"
+#include "hypervisor/kvm/kvm.h"
+#include "kernel_cmdline/kernel_cmdline.h"
+#include "vm_memory/vm_memory.h"
+
+/* Why the VM ended; decides the exit status. */
+enum vm_exit_cause { VM_EXIT_NONE, VM_EXIT_POWEROFF, VM_EXIT_RESET, VM_EXIT_SIGNAL, VM_EXIT_ERROR };
+
+struct serial_port {
+	struct serial uart;
+	int irq_evt;	/* owned eventfd, registered as an irqfd */
+	int out_fd;	/* owned (file) or borrowed (stdout: 1); -1 for sink/syslog */
+	bool syslog;
+	char line[512]; /* syslog line buffer */
+	size_t line_len;
+	int in_fd;	/* owned (input=) or borrowed (stdin: 0); -1 for none */
+	bool in_thread_started;
+	pthread_t in_thread;
+	struct vm *vm;
+};
+
+struct vcpu_thread {
+	struct kvm_vcpu vcpu;
+	pthread_t thread;
+	bool started;
+	struct vm *vm;
+};
+
+struct vm {
+	const struct run_config *cfg; /* borrowed */
+	struct kvm kvm;
+	struct kvm_vm kvm_vm;
+	struct guest_memory gm;
+	struct bus io_bus;
+	struct bus mmio_bus;
+	bool buses_ready;
+	bool devices_ready;
+	uint64_t entry; /* guest physical address of the kernel's 64-bit entry */
+	struct serial_port serial[SERIAL_PORTS];
+	struct i8042 i8042;
+	struct cmos cmos;
+	struct acpi_pm acpi_pm;
+	struct pci_root pci;
+	struct vcpu_thread *vcpus; /* owned, cfg->cpus entries */
+	int exit_evt;	/* owned: any thread signals it after setting `cause` */
+	int stop_evt;	/* owned: tells the input threads to finish */
+	int reset_evt;	/* owned: i8042 reset line */
+	int poweroff_evt; /* owned: ACPI S5 */
+	int i8042_irq_evt[2]; /* owned: keyboard (IRQ 1) and mouse (IRQ 12) */
+	_Atomic int cause; /* enum vm_exit_cause; first writer wins */
+	atomic_bool stopping;
+};
+
+/* Records why the VM ends (the first cause wins) and wakes the main loop. */
+void vm_request_exit(struct vm *vm, enum vm_exit_cause cause);
+
+/* vcpu.c: run every vCPU in its own thread; stop and join them. */
+int vcpus_start(struct vm *vm) MUST_USE;
+void vcpus_stop(struct vm *vm);
+
+/* serial_io.c: create the four UARTs with their sinks and input threads. */
+int serial_ports_init(struct vm *vm, char *err, size_t errlen) MUST_USE;
+int serial_ports_start_input(struct vm *vm) MUST_USE;
+void serial_ports_destroy(struct vm *vm);
+/* Appends the console= and earlycon= words the serial configuration asks
+ * for, unless the user's -p already chose them. */
+int serial_ports_cmdline(const struct run_config *cfg, struct kernel_cmdline *cmd) MUST_USE;
+
+#endif
