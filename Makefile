@@ -6,7 +6,8 @@
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build build-asan demo check check-debug check-asan fuzz clean
+.PHONY: all deps build build-asan build-fuzz demo check check-debug check-asan fuzz clean
+FUZZ_SECONDS ?= 10
 
 all: build
 
@@ -35,7 +36,16 @@ check-asan: build-asan
 	@tools/fetch-assets >/dev/null
 	ctest --test-dir build/asan --output-on-failure -j 2
 
-check: check-debug check-asan
+build-fuzz: deps
+	@cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang \
+		-DCROSVM_FUZZ=ON -DCROSVM_TESTS=OFF -DCROSVM_FUZZ_SECONDS=$(FUZZ_SECONDS) $(CMAKE_FLAGS) >/dev/null
+	@ninja -C build/fuzz -j $(JOBS)
+
+# Every libFuzzer target for FUZZ_SECONDS each (make fuzz FUZZ_SECONDS=300 for longer).
+fuzz: build-fuzz
+	ctest --test-dir build/fuzz --output-on-failure -L fuzz
+
+check: check-debug check-asan fuzz
 
 clean:
 	rm -rf build
