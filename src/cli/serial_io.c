@@ -57,6 +57,7 @@ static int open_input(const char *path)
 
 int serial_ports_init(struct vm *vm, char *err, size_t errlen)
 {
+	bool opened_log = false;
 	for (int i = 0; i < SERIAL_PORTS; i++) {
 		struct serial_port *p = &vm->serial[i];
 		const struct serial_config *c = &vm->cfg->serial[i];
@@ -75,6 +76,11 @@ int serial_ports_init(struct vm *vm, char *err, size_t errlen)
 			}
 			sink = (struct serial_sink){ sink_fd_write, p };
 		} else if (c->configured && c->type == SERIAL_SYSLOG) {
+			/* The ident must outlive every syslog() call: it is the
+			 * borrowed argv string or a literal. */
+			if (!opened_log)
+				openlog(vm->cfg->syslog_tag ? vm->cfg->syslog_tag : "crosvm", LOG_PID, LOG_USER);
+			opened_log = true;
 			p->syslog = true;
 			sink = (struct serial_sink){ sink_syslog_write, p };
 		}
