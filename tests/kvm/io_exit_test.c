@@ -13,23 +13,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli/vcpu_exit.h"
 #include "devices/bus.h"
 #include "devices/serial.h"
+#include "tiny_guest.h"
 #include "hypervisor/kvm/kvm.h"
 #include "vm_memory/vm_memory.h"
-
-struct capture {
-	char buf[64];
-	size_t len;
-};
-
-static void capture_write(void *ctx, const uint8_t *b, size_t n)
-{
-	struct capture *c = ctx;
-	for (size_t i = 0; i < n && c->len < sizeof(c->buf) - 1; i++)
-		c->buf[c->len++] = (char)b[i];
-}
 
 /* An MMIO scratch device: remembers the last byte written, reads 'Z'. */
 struct scratch {
@@ -94,10 +82,8 @@ static void test_real_mode_io_and_mmio(void **state)
 	struct bus io, mmio;
 	assert_int_equal(bus_init(&io), 0);
 	assert_int_equal(bus_init(&mmio), 0);
-	struct capture cap = { 0 };
-	struct serial uart;
-	assert_int_equal(serial_init(&uart, -1, (struct serial_sink){ capture_write, &cap }), 0);
-	assert_int_equal(bus_insert(&io, 0x3f8, 8, &serial_bus_ops, &uart, "serial"), 0);
+	struct tiny_console con;
+	assert_int_equal(tiny_console_attach(&con, &io), 0);
 	struct scratch scratch = { 0 };
 	assert_int_equal(bus_insert(&mmio, 0xd000, 0x100, &scratch_ops, &scratch, "scratch"), 0);
 
@@ -113,26 +99,15 @@ static void test_real_mode_io_and_mmio(void **state)
 	struct kvm_regs regs = { .rip = 0x1000, .rflags = 2 };
 	assert_int_equal(kvm_vcpu_set_regs(&vcpu, &regs), 0);
 
-	uint32_t last_exit = 0;
-	for (int i = 0; i < 64; i++) {
-		assert_int_equal(kvm_vcpu_run(&vcpu), 0);
-		last_exit = vcpu.run->exit_reason;
-		if (last_exit == KVM_EXIT_IO)
-			vcpu_exit_io(&io, &vcpu);
-		else if (last_exit == KVM_EXIT_MMIO)
-			vcpu_exit_mmio(&mmio, &vcpu);
-		else
-			break;
-	}
-	assert_string_equal(kvm_exit_reason_name(last_exit), "HLT");
+	assert_int_equal(tiny_guest_run(&vcpu, &io, &mmio, 64), KVM_EXIT_HLT);
 	/* Unclaimed port reads as 0xff. */
-	assert_int_equal(cap.len, 8);
-	assert_memory_equal(cap.buf, "hello!Z\xff", 8);
+	assert_int_equal(con.len, 8);
+	assert_memory_equal(con.buf, "hello!Z\xff", 8);
 	assert_int_equal(scratch.last, 0x42);
 	assert_int_equal(scratch.last_off, 0x10);
 
 	kvm_vcpu_destroy(&vcpu);
-	serial_destroy(&uart);
+	tiny_console_detach(&con);
 	bus_destroy(&io);
 	bus_destroy(&mmio);
 	kvm_vm_destroy(&vm);

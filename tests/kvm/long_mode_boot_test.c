@@ -16,23 +16,11 @@
 
 #include "arch/x86_64/layout.h"
 #include "arch/x86_64/x86_64.h"
-#include "cli/vcpu_exit.h"
 #include "devices/bus.h"
 #include "devices/serial.h"
+#include "tiny_guest.h"
 #include "hypervisor/kvm/kvm.h"
 #include "vm_memory/vm_memory.h"
-
-struct capture {
-	char buf[16];
-	size_t len;
-};
-
-static void capture_write(void *ctx, const uint8_t *b, size_t n)
-{
-	struct capture *c = ctx;
-	for (size_t i = 0; i < n && c->len < sizeof(c->buf) - 1; i++)
-		c->buf[c->len++] = (char)b[i];
-}
 
 static const uint8_t guest_code[] = {
 	0x66, 0xba, 0xf8, 0x03,			  /* mov dx, 0x3f8 */
@@ -99,29 +87,14 @@ static void test_long_mode_boot_state(void **state)
 	struct bus io, mmio;
 	assert_int_equal(bus_init(&io), 0);
 	assert_int_equal(bus_init(&mmio), 0);
-	struct capture cap = { 0 };
-	struct serial uart;
-	assert_int_equal(serial_init(&uart, -1, (struct serial_sink){ capture_write, &cap }), 0);
-	assert_int_equal(bus_insert(&io, X86_COM1_PORT, 8, &serial_bus_ops, &uart, "serial"), 0);
+	struct tiny_console con;
+	assert_int_equal(tiny_console_attach(&con, &io), 0);
 
-	uint32_t last_exit = 0;
-	for (int i = 0; i < 16; i++) {
-		assert_int_equal(kvm_vcpu_run(&vcpu), 0);
-		last_exit = vcpu.run->exit_reason;
-		if (last_exit != KVM_EXIT_IO)
-			break;
-		vcpu_exit_io(&io, &vcpu);
-	}
-	if (last_exit == KVM_EXIT_INTERNAL_ERROR || last_exit == KVM_EXIT_SHUTDOWN) {
-		struct kvm_regs now;
-		assert_int_equal(kvm_vcpu_get_regs(&vcpu, &now), 0);
-		print_message("exit %s at rip 0x%llx\n", kvm_exit_reason_name(last_exit), (unsigned long long)now.rip);
-	}
-	assert_string_equal(kvm_exit_reason_name(last_exit), "HLT");
-	assert_string_equal(cap.buf, "LUP");
+	assert_int_equal(tiny_guest_run(&vcpu, &io, &mmio, 16), KVM_EXIT_HLT);
+	assert_string_equal(con.buf, "LUP");
 
 	kvm_vcpu_destroy(&vcpu);
-	serial_destroy(&uart);
+	tiny_console_detach(&con);
 	bus_destroy(&io);
 	bus_destroy(&mmio);
 	kvm_vm_destroy(&vm);

@@ -143,42 +143,39 @@ static bool dword_contained(uint32_t reg, uint32_t len)
 	       (reg & 3) + len <= 4;
 }
 
+/* Routes one config access to its device: a read into rdata, or a write
+ * from wdata (exactly one is non-NULL). Dword-contained 1/2/4-byte accesses
+ * pass through; odd shapes go byte by byte so devices only ever see simple
+ * accesses. */
+static void config_access(struct pci_root *root, uint8_t bus, uint8_t dev, uint8_t fn, uint32_t reg,
+			  uint8_t *rdata, const uint8_t *wdata, uint32_t len)
+{
+	struct pci_root_slot s;
+	if (!find(root, bus, dev, fn, &s))
+		return;
+	uint32_t step = dword_contained(reg, len) ? len : 1;
+	for (uint32_t i = 0; i < len; i += step) {
+		uint32_t r = reg + i;
+		if (r < reg || r >= PCIE_CONFIG_SIZE)
+			break;
+		if (wdata)
+			s.ops->config_write(s.dev, r, &wdata[i], step);
+		else
+			s.ops->config_read(s.dev, r, &rdata[i], step);
+	}
+}
+
 void pci_root_config_read(struct pci_root *root, uint8_t bus, uint8_t dev, uint8_t fn,
 			  uint32_t reg, uint8_t *data, uint32_t len)
 {
 	memset(data, 0xff, len);
-	struct pci_root_slot s;
-	if (!find(root, bus, dev, fn, &s))
-		return;
-	if (dword_contained(reg, len)) {
-		s.ops->config_read(s.dev, reg, data, len);
-		return;
-	}
-	/* Odd shapes go byte by byte so devices see only simple accesses. */
-	for (uint32_t i = 0; i < len; i++) {
-		uint32_t r = reg + i;
-		if (r < reg || r >= PCIE_CONFIG_SIZE)
-			break;
-		s.ops->config_read(s.dev, r, &data[i], 1);
-	}
+	config_access(root, bus, dev, fn, reg, data, NULL, len);
 }
 
 void pci_root_config_write(struct pci_root *root, uint8_t bus, uint8_t dev, uint8_t fn,
 			   uint32_t reg, const uint8_t *data, uint32_t len)
 {
-	struct pci_root_slot s;
-	if (!find(root, bus, dev, fn, &s))
-		return;
-	if (dword_contained(reg, len)) {
-		s.ops->config_write(s.dev, reg, data, len);
-		return;
-	}
-	for (uint32_t i = 0; i < len; i++) {
-		uint32_t r = reg + i;
-		if (r < reg || r >= PCIE_CONFIG_SIZE)
-			break;
-		s.ops->config_write(s.dev, r, &data[i], 1);
-	}
+	config_access(root, bus, dev, fn, reg, NULL, data, len);
 }
 
 static uint32_t le32_from(const uint8_t *b)
