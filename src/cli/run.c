@@ -201,6 +201,8 @@ static int setup_vcpu(struct vm *vm, struct vcpu_thread *t, uint32_t id, const s
 		return -ENOMEM;
 	memcpy(cpuid, supported, sz);
 	r = x86_cpuid_configure(cpuid, id, vm->cfg->cpus);
+	if (kvm_check_extension(&vm->kvm, KVM_CAP_TSC_DEADLINE_TIMER) > 0)
+		x86_cpuid_enable_tsc_deadline(cpuid);
 	if (r >= 0)
 		r = kvm_vcpu_set_cpuid2(v, cpuid);
 	free(cpuid);

@@ -237,3 +237,10 @@ int x86_cpuid_configure(struct kvm_cpuid2 *cpuid, uint32_t vcpu_id, uint32_t nr_
 		leaf_kvm_signature(cpuid, kvm_sig);
 	return 0;
 }
+
+void x86_cpuid_enable_tsc_deadline(struct kvm_cpuid2 *cpuid)
+{
+	for (uint32_t i = 0; i < cpuid->nent; i++)
+		if (cpuid->entries[i].function == 1)
+			cpuid->entries[i].ecx |= 1U << 24;
+}

@@ -152,6 +152,14 @@ void x86_init_lapic(struct kvm_lapic_state *lapic);
  */
 int x86_cpuid_configure(struct kvm_cpuid2 *cpuid, uint32_t vcpu_id, uint32_t nr_vcpus) MUST_USE;
 
+/*
+ * Announces the LAPIC TSC-deadline timer (leaf 1 ECX bit 24). KVM emulates
+ * it whenever KVM_CAP_TSC_DEADLINE_TIMER is present but leaves the bit out
+ * of KVM_GET_SUPPORTED_CPUID; without it Linux calibrates the LAPIC timer
+ * in a busy loop of MSR reads, slow (and fragile) on nested KVM.
+ */
+void x86_cpuid_enable_tsc_deadline(struct kvm_cpuid2 *cpuid);
+
 /* ---- mptable.c ---------------------------------------------------------- */
 
 /*

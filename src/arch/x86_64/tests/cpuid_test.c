@@ -99,6 +99,18 @@ static struct kvm_cpuid_entry2 *find(struct kvm_cpuid2 *c, uint32_t fn, uint32_t
 	return NULL;
 }
 
+static void test_tsc_deadline(void **state)
+{
+	(void)state;
+	struct kvm_cpuid2 *c = amd_table();
+	uint32_t before = find(c, 1, 0)->ecx;
+	assert_false(before & (1U << 24));
+	x86_cpuid_enable_tsc_deadline(c);
+	assert_int_equal(find(c, 1, 0)->ecx, before | (1U << 24));
+	assert_int_equal(find(c, 0x80000001, 0)->ecx, 0x75c237ff | (1U << 23)); /* nothing else touched */
+	free(c);
+}
+
 static void test_bad_args(void **state)
 {
 	(void)state;
@@ -259,6 +271,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bad_args),
+		cmocka_unit_test(test_tsc_deadline),
 		cmocka_unit_test(test_intel),
 		cmocka_unit_test(test_single_vcpu),
 		cmocka_unit_test(test_many_vcpus),
