@@ -20,6 +20,21 @@
 
 static void kick_handler(int sig) { (void)sig; }
 
+/* Where a vCPU stopped, for messages about guest failures. */
+static void log_vcpu_state(struct kvm_vcpu *v, const char *what)
+{
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+	if (kvm_vcpu_get_regs(v, &regs) < 0 || kvm_vcpu_get_sregs(v, &sregs) < 0) {
+		log_warn("vcpu %u: %s", v->id, what);
+		return;
+	}
+	log_warn("vcpu %u: %s at rip 0x%llx rsp 0x%llx cr0 0x%llx cr2 0x%llx cr3 0x%llx cr4 0x%llx efer 0x%llx",
+		 v->id, what, (unsigned long long)regs.rip, (unsigned long long)regs.rsp,
+		 (unsigned long long)sregs.cr0, (unsigned long long)sregs.cr2, (unsigned long long)sregs.cr3,
+		 (unsigned long long)sregs.cr4, (unsigned long long)sregs.efer);
+}
+
 static void report_internal_error(struct kvm_vcpu *v)
 {
 	struct kvm_run *run = v->run;
@@ -45,7 +60,7 @@ static bool handle_exit(struct vm *vm, struct kvm_vcpu *v)
 		return true;
 	case KVM_EXIT_SHUTDOWN:
 		/* A triple fault: what a PC does is reset, and crosvm exits on reset. */
-		log_info("vcpu %u: guest triple fault, resetting", v->id);
+		log_vcpu_state(v, "triple fault (the VM resets, so crosvm exits)");
 		vm_request_exit(vm, VM_EXIT_RESET);
 		return false;
 	case KVM_EXIT_SYSTEM_EVENT:
