@@ -8,6 +8,11 @@ CMAKE_FLAGS ?=
 
 .PHONY: all deps build build-asan build-fuzz demo check check-debug check-asan fuzz clean
 FUZZ_SECONDS ?= 10
+# Linux-guest scenarios run in QEMU 7.2's emulation of nested SVM, which now
+# and then hangs a guest's boot whatever the VMM (QEMU itself included, see
+# docs/testing.md): a failed scenario is run once more. Unit, CLI and KVM
+# tests are never rerun. E2E_REPEAT= turns this off.
+E2E_REPEAT ?= --repeat until-pass:2
 
 all: build
 
@@ -30,11 +35,13 @@ demo: build
 
 check-debug: build
 	@tools/fetch-assets >/dev/null
-	ctest --test-dir build/debug --output-on-failure -j 2
+	ctest --test-dir build/debug --output-on-failure -j 2 -LE e2e
+	ctest --test-dir build/debug --output-on-failure -j 2 -L e2e $(E2E_REPEAT)
 
 check-asan: build-asan
 	@tools/fetch-assets >/dev/null
-	ctest --test-dir build/asan --output-on-failure -j 2
+	ctest --test-dir build/asan --output-on-failure -j 2 -LE e2e
+	ctest --test-dir build/asan --output-on-failure -j 2 -L e2e $(E2E_REPEAT)
 
 build-fuzz: deps
 	@cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang \
