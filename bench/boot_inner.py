@@ -38,18 +38,9 @@ SRC_ROOT = os.path.dirname(BENCH_DIR)
 PROTOCOL_ENV = os.path.join(SRC_ROOT, "tools", "guest-protocol.env")
 QEMU = "/usr/bin/qemu-system-x86_64"
 
-
-def parse_env_file(path):
-    """KEY='value' lines of a shell env file (no expansions), as a dict."""
-    out = {}
-    with open(path) as f:
-        for line in f:
-            line = line.strip()
-            if not line or line.startswith("#") or "=" not in line:
-                continue
-            key, value = line.split("=", 1)
-            out[key] = shlex.split(value)[0] if value else ""
-    return out
+# One parser for the shell env files, shared with the e2e harness.
+sys.path.insert(0, os.path.join(SRC_ROOT, "tests", "e2e"))
+from guest import parse_env_file  # noqa: E402
 
 
 def kernel_version(path):

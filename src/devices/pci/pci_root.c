@@ -204,6 +204,25 @@ static bool decode_config_address(uint32_t addr, uint8_t *bus, uint8_t *dev, uin
 	return true;
 }
 
+/* For an access to CONFIG_DATA (port offsets 4..7): the function and
+ * register that CONFIG_ADDRESS currently selects, plus the byte offset
+ * inside the data dword. False when the access leaves the dword or the
+ * address register is disabled. */
+static bool data_port_target(struct pci_root *root, uint64_t offset, uint32_t len, uint8_t *bus, uint8_t *dev,
+			     uint8_t *fn, uint32_t *reg)
+{
+	uint32_t in_dword = (uint32_t)offset - 4;
+	if (in_dword + len > 4)
+		return false;
+	pthread_mutex_lock(&root->lock);
+	uint32_t addr = root->config_address;
+	pthread_mutex_unlock(&root->lock);
+	if (!decode_config_address(addr, bus, dev, fn, reg))
+		return false;
+	*reg += in_dword;
+	return true;
+}
+
 static void io_read(void *opaque, uint64_t offset, uint8_t *data, uint32_t len)
 {
 	struct pci_root *root = opaque;
@@ -221,16 +240,10 @@ static void io_read(void *opaque, uint64_t offset, uint8_t *data, uint32_t len)
 		return;
 	}
 
-	uint32_t in_dword = (uint32_t)offset - 4;
-	if (in_dword + len > 4)
-		return;
-	pthread_mutex_lock(&root->lock);
-	uint32_t addr = root->config_address;
-	pthread_mutex_unlock(&root->lock);
 	uint8_t bus, dev, fn;
 	uint32_t reg;
-	if (decode_config_address(addr, &bus, &dev, &fn, &reg))
-		pci_root_config_read(root, bus, dev, fn, reg + in_dword, data, len);
+	if (data_port_target(root, offset, len, &bus, &dev, &fn, &reg))
+		pci_root_config_read(root, bus, dev, fn, reg, data, len);
 }
 
 static void io_write(void *opaque, uint64_t offset, const uint8_t *data, uint32_t len)
@@ -258,16 +271,10 @@ static void io_write(void *opaque, uint64_t offset, const uint8_t *data, uint32_
 		return;
 	}
 
-	uint32_t in_dword = (uint32_t)offset - 4;
-	if (in_dword + len > 4)
-		return;
-	pthread_mutex_lock(&root->lock);
-	uint32_t addr = root->config_address;
-	pthread_mutex_unlock(&root->lock);
 	uint8_t bus, dev, fn;
 	uint32_t reg;
-	if (decode_config_address(addr, &bus, &dev, &fn, &reg))
-		pci_root_config_write(root, bus, dev, fn, reg + in_dword, data, len);
+	if (data_port_target(root, offset, len, &bus, &dev, &fn, &reg))
+		pci_root_config_write(root, bus, dev, fn, reg, data, len);
 }
 
 /* ECAM offset fields. Offsets beyond 256 buses cannot name a function. */
