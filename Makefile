@@ -8,10 +8,10 @@ CMAKE_FLAGS ?=
 
 .PHONY: all deps build build-asan build-fuzz demo check check-debug check-asan fuzz clean
 FUZZ_SECONDS ?= 10
-# Linux-guest scenarios run in QEMU 7.2's emulation of nested SVM, which now
-# and then hangs a guest's boot whatever the VMM (QEMU itself included, see
-# docs/testing.md): a failed scenario is run once more. Unit, CLI and KVM
-# tests are never rerun. E2E_REPEAT= turns this off.
+# Linux-guest scenarios run in QEMU's emulation of nested SVM; with the test
+# host on one vCPU it has been reliable (docs/testing.md), but a failed
+# scenario is still run once more as a safety net, visibly in the log. Unit,
+# CLI and KVM tests are never rerun. E2E_REPEAT= turns this off.
 E2E_REPEAT ?= --repeat until-pass:2
 
 all: build

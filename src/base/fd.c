@@ -4,29 +4,28 @@
 #include <errno.h>
 #include <unistd.h>
 
-int fd_read_full(int fd, void *buf, size_t len)
-{
-	uint8_t *p = buf;
-	while (len) {
-		ssize_t n = read(fd, p, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			return -EIO;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
+enum xfer { XFER_READ, XFER_PREAD, XFER_WRITE, XFER_PWRITE };
 
-int fd_pread_full(int fd, void *buf, size_t len, uint64_t off)
+/* The one loop behind all four: retry EINTR, continue after short counts,
+ * and treat "no progress" (end of file, or a write of 0) as -EIO. */
+static int xfer_full(enum xfer op, int fd, uint8_t *p, size_t len, uint64_t off)
 {
-	uint8_t *p = buf;
 	while (len) {
-		ssize_t n = pread(fd, p, len, (off_t)off);
+		ssize_t n;
+		switch (op) {
+		case XFER_READ:
+			n = read(fd, p, len);
+			break;
+		case XFER_PREAD:
+			n = pread(fd, p, len, (off_t)off);
+			break;
+		case XFER_WRITE:
+			n = write(fd, p, len);
+			break;
+		default:
+			n = pwrite(fd, p, len, (off_t)off);
+			break;
+		}
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -41,18 +40,15 @@ int fd_pread_full(int fd, void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
-int fd_write_full(int fd, const void *buf, size_t len)
+int fd_read_full(int fd, void *buf, size_t len) { return xfer_full(XFER_READ, fd, buf, len, 0); }
+
+int fd_pread_full(int fd, void *buf, size_t len, uint64_t off) { return xfer_full(XFER_PREAD, fd, buf, len, off); }
+
+/* The casts drop const only for the shared loop, which never writes
+ * through the pointer for XFER_WRITE/XFER_PWRITE. */
+int fd_write_full(int fd, const void *buf, size_t len) { return xfer_full(XFER_WRITE, fd, (uint8_t *)buf, len, 0); }
+
+int fd_pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
 {
-	const uint8_t *p = buf;
-	while (len) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	return xfer_full(XFER_PWRITE, fd, (uint8_t *)buf, len, off);
 }

@@ -27,7 +27,8 @@ static inline void fd_close(int *fd)
  * Return 0, or -errno (-EIO for an unexpected end of file). */
 int fd_read_full(int fd, void *buf, size_t len) __attribute__((warn_unused_result));
 int fd_write_full(int fd, const void *buf, size_t len) __attribute__((warn_unused_result));
-/* Like fd_read_full at an absolute offset. */
+/* Like fd_read_full / fd_write_full at an absolute offset. */
 int fd_pread_full(int fd, void *buf, size_t len, uint64_t off) __attribute__((warn_unused_result));
+int fd_pwrite_full(int fd, const void *buf, size_t len, uint64_t off) __attribute__((warn_unused_result));
 
 #endif

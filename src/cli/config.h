@@ -27,6 +27,19 @@ struct serial_config {
 	bool console, earlycon, stdin_input;
 };
 
+#define MAX_DISKS 16
+#define DISK_ID_MAX 20
+
+struct disk_config {
+	const char *path;
+	bool read_only;
+	bool root;	     /* -r/--rwroot: root=/dev/vdX goes on the command line */
+	bool sparse;	     /* default true: discard punches holes */
+	bool o_direct;
+	uint32_t block_size; /* default 512 */
+	char id[DISK_ID_MAX + 1];
+};
+
 struct run_config {
 	const char *kernel;
 	const char *initrd;
@@ -38,6 +51,8 @@ struct run_config {
 	const char *syslog_tag;
 	bool disable_sandbox;
 	struct serial_config serial[SERIAL_PORTS]; /* index num-1 */
+	struct disk_config disks[MAX_DISKS];	   /* in command-line order: vda, vdb, ... */
+	size_t nr_disks;
 };
 
 /*
@@ -51,5 +66,8 @@ int serial_arg_parse(char *value, struct run_config *cfg, char *err, size_t errl
  * none given; console and stdin default to the first serial port). */
 void serial_apply_defaults(struct run_config *cfg);
 void run_args_usage(int fd);
+/* Parses one -r/--rwroot/-d/--rwdisk value `PATH[,key=value...]` (modified
+ * in place) and appends it to cfg->disks. */
+int disk_arg_parse(char *value, bool read_only, bool root, struct run_config *cfg, char *err, size_t errlen);
 
 #endif

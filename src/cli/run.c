@@ -74,10 +74,9 @@ static int setup_kvm(struct vm *vm, char *err)
 		if (r < 0)
 			goto vm_fail;
 	}
-	struct kvm_irq_routing_entry routes[48];
-	uint32_t nr = kvm_default_x86_routing(routes, 48);
-	if ((r = kvm_vm_set_gsi_routing(&vm->kvm_vm, routes, nr)) < 0)
+	if ((r = kvm_irq_routes_init(&vm->irq_routes, &vm->kvm_vm)) < 0)
 		goto vm_fail;
+	vm->irq_routes_ready = true;
 	return 0;
 kvm_fail:
 	snprintf(err, ERRLEN, "%s: %s", vm->kvm.failed_ioctl, strerror(-r));
@@ -97,6 +96,17 @@ static int build_cmdline(struct vm *vm, const struct kl_kernel *k, struct kernel
 		r = kcmd_append(cmd, cfg->params[i]);
 	if (r >= 0)
 		r = serial_ports_cmdline(cfg, cmd);
+	/* Disks become vda, vdb, ... in command-line order (their PCI slots
+	 * follow that order). */
+	for (size_t i = 0; i < cfg->nr_disks && r >= 0; i++) {
+		if (!cfg->disks[i].root || kcmd_has_key(cmd, "root"))
+			continue;
+		char root[32];
+		snprintf(root, sizeof(root), "root=/dev/vd%c", (char)('a' + i));
+		r = kcmd_append(cmd, root);
+		if (r >= 0)
+			r = kcmd_append(cmd, cfg->disks[i].read_only ? "ro" : "rw");
+	}
 	/* A kernel panic reboots, so crosvm exits instead of hanging. */
 	if (r >= 0 && !kcmd_has_key(cmd, "panic"))
 		r = kcmd_append(cmd, "panic=-1");
@@ -182,7 +192,7 @@ static int setup_devices(struct vm *vm, char *err)
 	    (r = bus_insert(&vm->mmio_bus, X86_PCIE_ECAM_ADDR, X86_PCIE_ECAM_SIZE, &pci_root_ecam_ops, &vm->pci,
 			    "pci-ecam")) < 0)
 		goto fail;
-	return 0;
+	return virtio_devices_init(vm, err, ERRLEN);
 fail:
 	snprintf(err, ERRLEN, "cannot set up legacy devices: %s", strerror(-r));
 	return r;
@@ -270,6 +280,7 @@ static void vm_destroy(struct vm *vm)
 			kvm_vcpu_destroy(&vm->vcpus[i].vcpu);
 	free(vm->vcpus);
 	vm->vcpus = NULL;
+	virtio_devices_destroy(vm);
 	if (vm->devices_ready) {
 		pci_root_destroy(&vm->pci);
 		cmos_destroy(&vm->cmos);
@@ -280,6 +291,8 @@ static void vm_destroy(struct vm *vm)
 		bus_destroy(&vm->io_bus);
 		bus_destroy(&vm->mmio_bus);
 	}
+	if (vm->irq_routes_ready)
+		kvm_irq_routes_destroy(&vm->irq_routes);
 	kvm_vm_destroy(&vm->kvm_vm);
 	gm_destroy(&vm->gm);
 	kvm_close(&vm->kvm);
@@ -371,7 +384,7 @@ static void stdin_restore(struct stdin_mode *m)
 static int run_vm(const struct run_config *cfg)
 {
 	char err[ERRLEN] = "";
-	struct vm vm = { .cfg = cfg };
+	struct vm vm = { .cfg = cfg, .intx_lock = PTHREAD_MUTEX_INITIALIZER };
 	vm.exit_evt = vm.stop_evt = vm.reset_evt = vm.poweroff_evt = -1;
 	vm.i8042_irq_evt[0] = vm.i8042_irq_evt[1] = -1;
 	vm.kvm.fd = vm.kvm_vm.fd = vm.gm.memfd = -1;

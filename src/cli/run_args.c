@@ -22,6 +22,10 @@ enum {
 	OPT_DISABLE_SANDBOX,
 	OPT_SYSLOG_TAG,
 	OPT_NO_SMT,
+	OPT_ROOT,
+	OPT_RWROOT,
+	OPT_DISK,
+	OPT_RWDISK,
 	OPT_UNSUPPORTED, /* every option from here on is recognised but refused */
 };
 
@@ -30,8 +34,6 @@ static const struct {
 	const char *name;
 	int has_arg;
 } unsupported[] = {
-	{ "root", required_argument },	      { "rwroot", required_argument },
-	{ "disk", required_argument },	      { "rwdisk", required_argument },
 	{ "pmem-device", required_argument }, { "rw-pmem-device", required_argument },
 	{ "pstore", required_argument },      { "host_ip", required_argument },
 	{ "netmask", required_argument },     { "mac", required_argument },
@@ -90,6 +92,10 @@ static const struct option supported[] = {
 	/* Our CPU topology already has one thread per core, which is what
 	 * --no-smt asks for. */
 	{ "no-smt", no_argument, NULL, OPT_NO_SMT },
+	{ "root", required_argument, NULL, OPT_ROOT },
+	{ "rwroot", required_argument, NULL, OPT_RWROOT },
+	{ "disk", required_argument, NULL, OPT_DISK },
+	{ "rwdisk", required_argument, NULL, OPT_RWDISK },
 	{ "help", no_argument, NULL, 'h' },
 };
 
@@ -116,15 +122,19 @@ static void build_options(struct option *opts)
 	for (size_t i = 0; i < ARRAY_SIZE(unsupported); i++)
 		opts[n++] = (struct option){ unsupported[i].name, unsupported[i].has_arg, NULL,
 					     OPT_UNSUPPORTED + (int)i };
-	/* -r/-d/-s are crosvm's short forms of --root/--disk/--socket. */
 	opts[n] = (struct option){ 0 };
 }
 
-static int short_to_unsupported(int c)
+/* crosvm's short options -r, -d and -s are its long --root, --disk and
+ * --socket. */
+static int short_to_long(int c)
 {
-	const char *name = c == 'r' ? "root" : c == 'd' ? "disk" : "socket";
+	if (c == 'r')
+		return OPT_ROOT;
+	if (c == 'd')
+		return OPT_DISK;
 	for (size_t i = 0; i < ARRAY_SIZE(unsupported); i++)
-		if (strcmp(unsupported[i].name, name) == 0)
+		if (strcmp(unsupported[i].name, "socket") == 0)
 			return OPT_UNSUPPORTED + (int)i;
 	return '?';
 }
@@ -146,7 +156,7 @@ int run_args_parse(int argc, char **argv, struct run_config *cfg, char *err, siz
 	/* '+': stop at the first non-option, the kernel path. */
 	while ((c = getopt_long(argc, argv, "+:m:c:p:i:r:d:s:h", opts, NULL)) != -1) {
 		if (c == 'r' || c == 'd' || c == 's')
-			c = short_to_unsupported(c);
+			c = short_to_long(c);
 		uint64_t v;
 		switch (c) {
 		case 'm':
@@ -186,6 +196,16 @@ int run_args_parse(int argc, char **argv, struct run_config *cfg, char *err, siz
 			break;
 		case OPT_NO_SMT:
 			break;
+		case OPT_ROOT:
+		case OPT_RWROOT:
+		case OPT_DISK:
+		case OPT_RWDISK: {
+			int r = disk_arg_parse(optarg, c == OPT_ROOT || c == OPT_DISK, c == OPT_ROOT || c == OPT_RWROOT,
+					       cfg, err, errlen);
+			if (r < 0)
+				return r;
+			break;
+		}
 		case 'h':
 			return 1;
 		case ':':
@@ -225,6 +245,12 @@ void run_args_usage(int fd)
 		"  --serial type=TYPE[,hardware=serial,num=1..4,path=PATH,input=PATH,console,earlycon,stdin]\n"
 		"                         configure a serial port (repeatable); TYPE is stdout, syslog,\n"
 		"                         sink or file; default: COM1 to stdout, console, stdin\n"
+		"  -r, --root PATH[,OPTS] read-only root disk (adds root=/dev/vdX ro)\n"
+		"  --rwroot PATH[,OPTS]   writable root disk (adds root=/dev/vdX rw)\n"
+		"  -d, --disk PATH[,OPTS] read-only disk\n"
+		"  --rwdisk PATH[,OPTS]   writable disk\n"
+		"                         OPTS: sparse=BOOL (default true), block_size=BYTES (512),\n"
+		"                         id=STRING (up to 20 characters), o_direct=BOOL\n"
 		"  --syslog-tag TAG       tag for syslog output\n"
 		"  --kvm-device PATH      KVM device (default /dev/kvm)\n"
 		"  --disable-sandbox      run every device in the main process\n"

@@ -17,8 +17,10 @@
 #include "devices/i8042.h"
 #include "devices/pci/pci_root.h"
 #include "devices/serial.h"
+#include "hypervisor/kvm/irq_routes.h"
 #include "hypervisor/kvm/kvm.h"
 #include "kernel_cmdline/kernel_cmdline.h"
+#include "resources/resources.h"
 #include "vm_memory/vm_memory.h"
 
 /* Why the VM ended; decides the exit status. */
@@ -36,6 +38,11 @@ struct serial_port {
 	pthread_t in_thread;
 	struct vm *vm;
 };
+
+/* The most virtio-pci devices a VM gets: PCI slots 1..31 of bus 0. */
+#define MAX_VIRTIO_DEVICES 31
+
+struct virtio_pci;
 
 struct vcpu_thread {
 	struct kvm_vcpu vcpu;
@@ -59,6 +66,14 @@ struct vm {
 	struct cmos cmos;
 	struct acpi_pm acpi_pm;
 	struct pci_root pci;
+	struct kvm_irq_routes irq_routes;
+	bool irq_routes_ready;
+	struct addr_allocator mmio32;	/* BARs in the 32-bit PCI hole */
+	struct gsi_allocator msi_gsis;	/* GSIs for MSI routes */
+	uint32_t intx_asserted[16];	/* per ISA IRQ: devices holding the line up */
+	pthread_mutex_t intx_lock;
+	struct virtio_pci *virtio[MAX_VIRTIO_DEVICES]; /* owned */
+	unsigned nr_virtio;
 	struct vcpu_thread *vcpus; /* owned, cfg->cpus entries */
 	int exit_evt;	/* owned: any thread signals it after setting `cause` */
 	int stop_evt;	/* owned: tells the input threads to finish */
@@ -75,6 +90,12 @@ void vm_request_exit(struct vm *vm, enum vm_exit_cause cause);
 /* vcpu.c: run every vCPU in its own thread; stop and join them. */
 int vcpus_start(struct vm *vm) MUST_USE;
 void vcpus_stop(struct vm *vm);
+
+/* virtio_devices.c: create the virtio-pci devices the configuration asks
+ * for and plug them into the PCI root; destroy them (after the vCPUs
+ * stopped). */
+int virtio_devices_init(struct vm *vm, char *err, size_t errlen) MUST_USE;
+void virtio_devices_destroy(struct vm *vm);
 
 /* serial_io.c: create the four UARTs with their sinks and input threads. */
 int serial_ports_init(struct vm *vm, char *err, size_t errlen) MUST_USE;

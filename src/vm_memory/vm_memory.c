@@ -147,3 +147,39 @@ int gm_read_from_fd(const struct guest_memory *gm, gpa_t addr, int fd, uint64_t 
 		return -EFAULT;
 	return fd_pread_full(fd, p, len, off);
 }
+
+/* Guest memory regions start on page boundaries in both address spaces, so
+ * a 2-aligned GPA is a 2-aligned host pointer, as the atomics require. */
+static uint16_t *atomic_u16_ptr(const struct guest_memory *gm, gpa_t addr, int *err)
+{
+	void *p = gm_get_slice(gm, addr, sizeof(uint16_t));
+	if (!p) {
+		*err = -EFAULT;
+		return NULL;
+	}
+	if ((uintptr_t)p & (sizeof(uint16_t) - 1)) {
+		*err = -EINVAL;
+		return NULL;
+	}
+	return p;
+}
+
+int gm_load_acquire_u16(const struct guest_memory *gm, gpa_t addr, uint16_t *out)
+{
+	int err = 0;
+	uint16_t *p = atomic_u16_ptr(gm, addr, &err);
+	if (!p)
+		return err;
+	*out = le16toh(__atomic_load_n(p, __ATOMIC_ACQUIRE));
+	return 0;
+}
+
+int gm_store_release_u16(const struct guest_memory *gm, gpa_t addr, uint16_t v)
+{
+	int err = 0;
+	uint16_t *p = atomic_u16_ptr(gm, addr, &err);
+	if (!p)
+		return err;
+	__atomic_store_n(p, htole16(v), __ATOMIC_RELEASE);
+	return 0;
+}

@@ -66,6 +66,19 @@ int gm_fill(const struct guest_memory *gm, gpa_t addr, uint8_t byte, size_t len)
 #define gm_write_obj(gm, addr, objp) gm_write((gm), (addr), (objp), sizeof(*(objp)))
 
 /*
+ * 16-bit atomic access for fields shared live with the guest (virtqueue
+ * ring indices and flags), so that the ordering between them and the
+ * plain gm_read/gm_write copies around them is explicit. addr must be
+ * 2-byte aligned; the value is converted from/to little-endian inside.
+ * gm_load_acquire_u16: later loads and stores are not moved before it.
+ * gm_store_release_u16: earlier loads and stores are not moved after it.
+ * Return 0, -EFAULT if [addr, addr+2) is not guest memory, or -EINVAL if
+ * addr is misaligned (checked after the range).
+ */
+int gm_load_acquire_u16(const struct guest_memory *gm, gpa_t addr, uint16_t *out) MUST_USE;
+int gm_store_release_u16(const struct guest_memory *gm, gpa_t addr, uint16_t v) MUST_USE;
+
+/*
  * A host pointer to [addr, addr+len) for bulk I/O (e.g. reading a kernel
  * file straight into guest memory), or NULL if the range is invalid.
  * SAFETY: the memory is shared with the guest; the caller must not keep

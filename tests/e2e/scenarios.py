@@ -168,6 +168,11 @@ def mem_64(vmm, assets):
               % (st, time.monotonic() - t0))
 
 
+# Virtio device scenarios live in their own module and register here.
+import virtio_scenarios  # noqa: E402
+virtio_scenarios.register(scenario, check)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--vmm", default=os.environ.get("E2E_VMM", "crosvm"),

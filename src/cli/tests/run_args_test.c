@@ -82,11 +82,48 @@ static void test_bad_values(void **state)
 	assert_int_equal(PARSE(&p, "-m", "64"), -EINVAL);
 	assert_non_null(strstr(p.err, "missing KERNEL"));
 	assert_int_equal(PARSE(&p, "k1", "k2"), -EINVAL);
-	assert_int_equal(PARSE(&p, "--rwdisk", "x.img", "k"), -EINVAL);
+	assert_int_equal(PARSE(&p, "--vhost-user-blk", "x.sock", "k"), -EINVAL);
 	assert_non_null(strstr(p.err, "not supported"));
-	assert_int_equal(PARSE(&p, "-r", "x.img", "k"), -EINVAL);
-	assert_non_null(strstr(p.err, "--root"));
 	assert_int_equal(PARSE(&p, "--help"), 1);
+}
+
+static void test_disks(void **state)
+{
+	(void)state;
+	struct parsed p;
+	assert_int_equal(PARSE(&p, "-r", "root.img", "--rwdisk", "a.img,sparse=false,block_size=4096,id=abc",
+			       "-d", "b.img,o_direct=true", "k"),
+			 0);
+	assert_int_equal(p.cfg.nr_disks, 3);
+	const struct disk_config *d = p.cfg.disks;
+	assert_string_equal(d[0].path, "root.img");
+	assert_true(d[0].root && d[0].read_only && d[0].sparse);
+	assert_int_equal(d[0].block_size, 512);
+	assert_string_equal(d[1].path, "a.img");
+	assert_true(!d[1].root && !d[1].read_only && !d[1].sparse);
+	assert_int_equal(d[1].block_size, 4096);
+	assert_string_equal(d[1].id, "abc");
+	assert_true(d[2].read_only && d[2].o_direct);
+	assert_int_equal(PARSE(&p, "--rwroot", "r.img", "k"), 0);
+	assert_true(p.cfg.disks[0].root && !p.cfg.disks[0].read_only);
+}
+
+static void test_disk_errors(void **state)
+{
+	(void)state;
+	struct parsed p;
+	assert_int_equal(PARSE(&p, "-r", "a.img", "--rwroot", "b.img", "k"), -EINVAL);
+	assert_non_null(strstr(p.err, "only one root"));
+	assert_int_equal(PARSE(&p, "--rwdisk", ",sparse=true", "k"), -EINVAL);
+	assert_non_null(strstr(p.err, "no image path"));
+	assert_int_equal(PARSE(&p, "--rwdisk", "a.img,block_size=1000", "k"), -EINVAL);
+	assert_non_null(strstr(p.err, "block_size"));
+	assert_int_equal(PARSE(&p, "--rwdisk", "a.img,block_size=256", "k"), -EINVAL);
+	assert_int_equal(PARSE(&p, "--disk", "a.img,id=123456789012345678901", "k"), -EINVAL);
+	assert_non_null(strstr(p.err, "longer than 20"));
+	assert_int_equal(PARSE(&p, "--disk", "a.img,sparse=maybe", "k"), -EINVAL);
+	assert_int_equal(PARSE(&p, "--disk", "a.img,color=red", "k"), -EINVAL);
+	assert_non_null(strstr(p.err, "unknown key 'color'"));
 }
 
 static void test_serial(void **state)
@@ -141,6 +178,8 @@ int main(void)
 		cmocka_unit_test(test_defaults),   cmocka_unit_test(test_core_options),
 		cmocka_unit_test(test_bad_values), cmocka_unit_test(test_serial),
 		cmocka_unit_test(test_serial_errors),
+		cmocka_unit_test(test_disks),
+		cmocka_unit_test(test_disk_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -154,6 +154,25 @@ int kvm_vm_irq_line(struct kvm_vm *vm, uint32_t irq, bool level)
 	return XIOCTL(vm, vm->fd, KVM_IRQ_LINE, (unsigned long)&l);
 }
 
+int kvm_vm_ioeventfd(struct kvm_vm *vm, int fd, uint64_t addr, uint32_t len, bool pio, bool assign)
+{
+	if (len != 1 && len != 2 && len != 4 && len != 8)
+		return -EINVAL;
+	struct kvm_ioeventfd e = {
+		.addr = addr,
+		.len = len,
+		.fd = fd,
+		.flags = (pio ? KVM_IOEVENTFD_FLAG_PIO : 0) | (assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN),
+	};
+	return XIOCTL(vm, vm->fd, KVM_IOEVENTFD, (unsigned long)&e);
+}
+
+int kvm_vm_signal_msi(struct kvm_vm *vm, uint64_t addr, uint32_t data)
+{
+	struct kvm_msi m = { .address_lo = (uint32_t)addr, .address_hi = (uint32_t)(addr >> 32), .data = data };
+	return XIOCTL(vm, vm->fd, KVM_SIGNAL_MSI, (unsigned long)&m);
+}
+
 int kvm_vm_set_gsi_routing(struct kvm_vm *vm, const struct kvm_irq_routing_entry *entries, uint32_t n)
 {
 	if (n > 4096)

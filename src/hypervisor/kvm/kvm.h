@@ -56,6 +56,13 @@ int kvm_vm_create_pit2(struct kvm_vm *vm) MUST_USE;
 int kvm_vm_irqfd(struct kvm_vm *vm, int fd, uint32_t gsi) MUST_USE;
 int kvm_vm_irqfd_remove(struct kvm_vm *vm, int fd, uint32_t gsi);
 int kvm_vm_irq_line(struct kvm_vm *vm, uint32_t irq, bool level) MUST_USE;
+/* Signals eventfd fd whenever the guest writes len (1, 2, 4 or 8) bytes
+ * at addr, with any value, without an exit to userspace. pio selects the
+ * I/O-port space instead of MMIO. assign=false removes the registration. */
+int kvm_vm_ioeventfd(struct kvm_vm *vm, int fd, uint64_t addr, uint32_t len, bool pio, bool assign) MUST_USE;
+/* Injects one MSI (address/data as the guest programmed them). Returns 1
+ * if delivered, 0 if the guest blocked it, or -errno. */
+int kvm_vm_signal_msi(struct kvm_vm *vm, uint64_t addr, uint32_t data) MUST_USE;
 /* Replaces the whole GSI routing table. */
 int kvm_vm_set_gsi_routing(struct kvm_vm *vm, const struct kvm_irq_routing_entry *entries, uint32_t n) MUST_USE;
 /* Fills `entries` with the default x86 routing (GSI n to IOAPIC pin n for 0..23,

@@ -55,11 +55,54 @@ static void test_bad_ranges(void **state)
 	gm_destroy(&gm);
 }
 
+static void test_atomic_u16(void **state)
+{
+	(void)state;
+	struct gm_range r[] = { { GPA(0), MiB(1) } };
+	struct guest_memory gm;
+	assert_int_equal(gm_create(&gm, r, 1), 0);
+
+	/* Little-endian in guest memory whatever the host. */
+	assert_int_equal(gm_store_release_u16(&gm, GPA(0x102), 0xbeef), 0);
+	uint8_t raw[2];
+	assert_int_equal(gm_read(&gm, GPA(0x102), raw, 2), 0);
+	assert_int_equal(raw[0], 0xef);
+	assert_int_equal(raw[1], 0xbe);
+	uint16_t v = 0;
+	assert_int_equal(gm_load_acquire_u16(&gm, GPA(0x102), &v), 0);
+	assert_int_equal(v, 0xbeef);
+	uint8_t other[2] = { 0x34, 0x12 };
+	assert_int_equal(gm_write(&gm, GPA(0x200), other, 2), 0);
+	assert_int_equal(gm_load_acquire_u16(&gm, GPA(0x200), &v), 0);
+	assert_int_equal(v, 0x1234);
+
+	/* Last aligned slot of the region works; past it, or straddling, not. */
+	assert_int_equal(gm_store_release_u16(&gm, GPA(MiB(1) - 2), 7), 0);
+	assert_int_equal(gm_load_acquire_u16(&gm, GPA(MiB(1) - 2), &v), 0);
+	assert_int_equal(v, 7);
+	assert_int_equal(gm_load_acquire_u16(&gm, GPA(MiB(1)), &v), -EFAULT);
+	assert_int_equal(gm_store_release_u16(&gm, GPA(MiB(1)), 1), -EFAULT);
+	assert_int_equal(gm_load_acquire_u16(&gm, GPA(MiB(1) - 1), &v), -EFAULT);
+	assert_int_equal(gm_load_acquire_u16(&gm, GPA(UINT64_MAX - 1), &v), -EFAULT);
+	assert_int_equal(gm_store_release_u16(&gm, GPA(UINT64_MAX), 1), -EFAULT);
+
+	/* Misaligned inside memory: refused, memory untouched. */
+	v = 0x5555;
+	assert_int_equal(gm_load_acquire_u16(&gm, GPA(0x103), &v), -EINVAL);
+	assert_int_equal(v, 0x5555);
+	assert_int_equal(gm_store_release_u16(&gm, GPA(0x101), 0xffff), -EINVAL);
+	assert_int_equal(gm_read(&gm, GPA(0x100), raw, 2), 0);
+	assert_int_equal(raw[0], 0);
+	assert_int_equal(raw[1], 0);
+	gm_destroy(&gm);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_create_and_access),
 		cmocka_unit_test(test_bad_ranges),
+		cmocka_unit_test(test_atomic_u16),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
