@@ -40,6 +40,25 @@ struct disk_config {
 	char id[DISK_ID_MAX + 1];
 };
 
+#define MAX_TAP_FDS 16
+#define MAX_NET_VQ_PAIRS 16
+
+/* Network options. crosvm's rules: --host_ip, --netmask and --mac together
+ * create one TAP (the MAC is the host side's); each --tap-fd is one more
+ * NIC; --net-vq-pairs applies to every NIC. */
+struct net_config {
+	bool has_host_ip, has_netmask, has_mac;
+	uint32_t host_ip, netmask; /* network byte order */
+	uint8_t mac[6];
+	int tap_fds[MAX_TAP_FDS]; /* borrowed from crosvm's parent */
+	size_t nr_tap_fds;
+	uint32_t vq_pairs; /* 1..MAX_NET_VQ_PAIRS */
+};
+
+/* crosvm's rule for guest CIDs: 0-2 are reserved (hypervisor, local, host),
+ * and the CID is a 32-bit value on the wire of every transport. */
+#define VSOCK_MIN_GUEST_CID 3
+
 struct run_config {
 	const char *kernel;
 	const char *initrd;
@@ -50,9 +69,13 @@ struct run_config {
 	const char *kvm_device;
 	const char *syslog_tag;
 	bool disable_sandbox;
-	struct serial_config serial[SERIAL_PORTS]; /* index num-1 */
+	struct serial_config serial[SERIAL_PORTS]; /* 8250 ports, index num-1 */
+	struct serial_config virtio_consoles[SERIAL_PORTS]; /* hardware=virtio-console, index num-1 */
 	struct disk_config disks[MAX_DISKS];	   /* in command-line order: vda, vdb, ... */
 	size_t nr_disks;
+	struct net_config net;
+	uint64_t cid;		       /* --cid: 0 = no vsock device */
+	const char *vhost_vsock_device; /* default /dev/vhost-vsock */
 };
 
 /*
@@ -69,5 +92,15 @@ void run_args_usage(int fd);
 /* Parses one -r/--rwroot/-d/--rwdisk value `PATH[,key=value...]` (modified
  * in place) and appends it to cfg->disks. */
 int disk_arg_parse(char *value, bool read_only, bool root, struct run_config *cfg, char *err, size_t errlen);
+/* The network and vsock options (net_args.c): `opt` is the long option name
+ * without dashes ("host_ip", "netmask", "mac", "tap-fd", "net-vq-pairs",
+ * "cid"); net_args_check() applies the cross-option rules after parsing. */
+int net_arg_parse(const char *opt, const char *value, struct run_config *cfg, char *err, size_t errlen);
+int net_args_check(const struct run_config *cfg, char *err, size_t errlen);
+/* Whether the configuration asks for a TAP to be created. */
+static inline bool net_config_creates_tap(const struct net_config *n)
+{
+	return n->has_host_ip || n->has_netmask || n->has_mac;
+}
 
 #endif

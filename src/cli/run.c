@@ -365,7 +365,8 @@ static void stdin_raw(const struct run_config *cfg, struct stdin_mode *m)
 {
 	bool used = false;
 	for (int i = 0; i < SERIAL_PORTS; i++)
-		used |= cfg->serial[i].configured && cfg->serial[i].stdin_input;
+		used |= (cfg->serial[i].configured && cfg->serial[i].stdin_input) ||
+			(cfg->virtio_consoles[i].configured && cfg->virtio_consoles[i].stdin_input);
 	if (!used || !isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &m->saved) < 0)
 		return;
 	struct termios raw = m->saved;

@@ -26,7 +26,9 @@ enum {
 	OPT_RWROOT,
 	OPT_DISK,
 	OPT_RWDISK,
-	OPT_UNSUPPORTED, /* every option from here on is recognised but refused */
+	OPT_VHOST_VSOCK_DEVICE,
+	OPT_NET, /* OPT_NET + i: net_options[i], parsed by net_args.c */
+	OPT_UNSUPPORTED = OPT_NET + 100, /* every option from here on is recognised but refused */
 };
 
 /* crosvm options this build recognises but does not implement yet. */
@@ -35,20 +37,17 @@ static const struct {
 	int has_arg;
 } unsupported[] = {
 	{ "pmem-device", required_argument }, { "rw-pmem-device", required_argument },
-	{ "pstore", required_argument },      { "host_ip", required_argument },
-	{ "netmask", required_argument },     { "mac", required_argument },
-	{ "tap-fd", required_argument },      { "net-vq-pairs", required_argument },
+	{ "pstore", required_argument },
 	{ "vhost-net", no_argument },	      { "socket", required_argument },
 	{ "seccomp-policy-dir", required_argument },
 	{ "seccomp-log-failures", no_argument },
-	{ "shared-dir", required_argument },  { "cid", required_argument },
+	{ "shared-dir", required_argument },
 	{ "vhost-user-blk", required_argument },
 	{ "vhost-user-net", required_argument },
 	{ "vhost-user-console", required_argument },
 	{ "vhost-user-fs", required_argument },
 	{ "vhost-user-wl", required_argument },
 	{ "vhost-user-mac80211-hwsim", required_argument },
-	{ "vhost-vsock-device", required_argument },
 	{ "vhost-net-device", required_argument },
 	{ "cpu-affinity", required_argument },
 	{ "cpu-cluster", required_argument }, { "cpu-capacity", required_argument },
@@ -80,6 +79,9 @@ static const struct {
 	{ "plugin-gid-map-file", required_argument },
 };
 
+/* Options net_args.c parses (all take a value). */
+static const char *const net_options[] = { "host_ip", "netmask", "mac", "tap-fd", "net-vq-pairs", "cid" };
+
 static const struct option supported[] = {
 	{ "mem", required_argument, NULL, 'm' },
 	{ "cpus", required_argument, NULL, 'c' },
@@ -96,10 +98,11 @@ static const struct option supported[] = {
 	{ "rwroot", required_argument, NULL, OPT_RWROOT },
 	{ "disk", required_argument, NULL, OPT_DISK },
 	{ "rwdisk", required_argument, NULL, OPT_RWDISK },
+	{ "vhost-vsock-device", required_argument, NULL, OPT_VHOST_VSOCK_DEVICE },
 	{ "help", no_argument, NULL, 'h' },
 };
 
-#define NR_OPTIONS (ARRAY_SIZE(supported) + ARRAY_SIZE(unsupported) + 1)
+#define NR_OPTIONS (ARRAY_SIZE(supported) + ARRAY_SIZE(net_options) + ARRAY_SIZE(unsupported) + 1)
 #ifndef ARRAY_SIZE
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #endif
@@ -119,6 +122,8 @@ static void build_options(struct option *opts)
 	size_t n = 0;
 	for (size_t i = 0; i < ARRAY_SIZE(supported); i++)
 		opts[n++] = supported[i];
+	for (size_t i = 0; i < ARRAY_SIZE(net_options); i++)
+		opts[n++] = (struct option){ net_options[i], required_argument, NULL, OPT_NET + (int)i };
 	for (size_t i = 0; i < ARRAY_SIZE(unsupported); i++)
 		opts[n++] = (struct option){ unsupported[i].name, unsupported[i].has_arg, NULL,
 					     OPT_UNSUPPORTED + (int)i };
@@ -147,8 +152,10 @@ int run_args_parse(int argc, char **argv, struct run_config *cfg, char *err, siz
 	cfg->mem_mib = 256;
 	cfg->cpus = 1;
 	cfg->kvm_device = "/dev/kvm";
+	cfg->vhost_vsock_device = "/dev/vhost-vsock";
+	cfg->net.vq_pairs = 1;
 	for (int i = 0; i < SERIAL_PORTS; i++)
-		cfg->serial[i].num = (uint8_t)(i + 1);
+		cfg->serial[i].num = cfg->virtio_consoles[i].num = (uint8_t)(i + 1);
 
 	optind = 0; /* reset getopt (GNU: 0 also re-initialises) */
 	opterr = 0;
@@ -206,6 +213,11 @@ int run_args_parse(int argc, char **argv, struct run_config *cfg, char *err, siz
 				return r;
 			break;
 		}
+		case OPT_VHOST_VSOCK_DEVICE:
+			if (!*optarg)
+				return fail(err, errlen, "--vhost-vsock-device needs a path");
+			cfg->vhost_vsock_device = optarg;
+			break;
 		case 'h':
 			return 1;
 		case ':':
@@ -215,6 +227,12 @@ int run_args_parse(int argc, char **argv, struct run_config *cfg, char *err, siz
 				return fail(err, errlen, "unknown option '-%c'", optopt);
 			return fail(err, errlen, "unknown option '%s'", argv[optind - 1]);
 		default:
+			if (c >= OPT_NET && c < OPT_NET + (int)ARRAY_SIZE(net_options)) {
+				int r = net_arg_parse(net_options[c - OPT_NET], optarg, cfg, err, errlen);
+				if (r < 0)
+					return r;
+				break;
+			}
 			if (c >= OPT_UNSUPPORTED && c < OPT_UNSUPPORTED + (int)ARRAY_SIZE(unsupported))
 				return fail(err, errlen, "option --%s is not supported by this crosvm yet",
 					    unsupported[c - OPT_UNSUPPORTED].name);
@@ -228,7 +246,7 @@ int run_args_parse(int argc, char **argv, struct run_config *cfg, char *err, siz
 			    argv[optind]);
 	cfg->kernel = argv[optind];
 	serial_apply_defaults(cfg);
-	return 0;
+	return net_args_check(cfg, err, errlen);
 }
 
 void run_args_usage(int fd)
@@ -242,7 +260,7 @@ void run_args_usage(int fd)
 		"  -c, --cpus N           number of vCPUs (default 1)\n"
 		"  -p, --params STRING    extra kernel command line (repeatable)\n"
 		"  -i, --initrd PATH      initial ramdisk\n"
-		"  --serial type=TYPE[,hardware=serial,num=1..4,path=PATH,input=PATH,console,earlycon,stdin]\n"
+		"  --serial type=TYPE[,hardware=serial|virtio-console,num=1..4,path=PATH,input=PATH,console,earlycon,stdin]\n"
 		"                         configure a serial port (repeatable); TYPE is stdout, syslog,\n"
 		"                         sink or file; default: COM1 to stdout, console, stdin\n"
 		"  -r, --root PATH[,OPTS] read-only root disk (adds root=/dev/vdX ro)\n"
@@ -251,6 +269,12 @@ void run_args_usage(int fd)
 		"  --rwdisk PATH[,OPTS]   writable disk\n"
 		"                         OPTS: sparse=BOOL (default true), block_size=BYTES (512),\n"
 		"                         id=STRING (up to 20 characters), o_direct=BOOL\n"
+		"  --host_ip IP --netmask MASK --mac MAC\n"
+		"                         create a TAP with this host address and MAC for a virtio NIC\n"
+		"  --tap-fd FD            a virtio NIC on this open TAP fd (repeatable)\n"
+		"  --net-vq-pairs N       queue pairs per NIC (default 1)\n"
+		"  --cid CID              a virtio vsock device with this guest CID (3 or more)\n"
+		"  --vhost-vsock-device PATH  vhost-vsock device (default /dev/vhost-vsock)\n"
 		"  --syslog-tag TAG       tag for syslog output\n"
 		"  --kvm-device PATH      KVM device (default /dev/kvm)\n"
 		"  --disable-sandbox      run every device in the main process\n"

@@ -56,7 +56,7 @@ int serial_arg_parse(char *value, struct run_config *cfg, char *err, size_t errl
 			if (strcmp(v, "serial") == 0)
 				s.hardware = SERIAL_HW_8250;
 			else if (strcmp(v, "virtio-console") == 0)
-				return fail(err, errlen, "hardware=virtio-console is not supported by this crosvm yet");
+				s.hardware = SERIAL_HW_VIRTIO_CONSOLE;
 			else
 				return fail(err, errlen, "unknown hardware '%s' (serial or virtio-console)", v);
 		} else if (strcmp(k, "num") == 0) {
@@ -93,11 +93,18 @@ int serial_arg_parse(char *value, struct run_config *cfg, char *err, size_t errl
 		return fail(err, errlen, "path= is only valid with type=file");
 	if (s.stdin_input && s.input)
 		return fail(err, errlen, "stdin and input= cannot both feed one port");
-	struct serial_config *slot = &cfg->serial[s.num - 1];
+	bool virtio = s.hardware == SERIAL_HW_VIRTIO_CONSOLE;
+	if (virtio && s.earlycon)
+		return fail(err, errlen, "earlycon needs hardware=serial (the kernel's early console is an 8250)");
+	if (virtio && s.type == SERIAL_SYSLOG)
+		return fail(err, errlen, "type=syslog with hardware=virtio-console is not supported by this crosvm yet");
+	struct serial_config *slot = virtio ? &cfg->virtio_consoles[s.num - 1] : &cfg->serial[s.num - 1];
 	if (slot->configured)
-		return fail(err, errlen, "serial port num=%u is configured twice", s.num);
-	for (int i = 0; i < SERIAL_PORTS; i++) {
-		const struct serial_config *o = &cfg->serial[i];
+		return fail(err, errlen, "%s num=%u is configured twice", virtio ? "virtio-console" : "serial port",
+			    s.num);
+	for (int i = 0; i < 2 * SERIAL_PORTS; i++) {
+		const struct serial_config *o =
+			i < SERIAL_PORTS ? &cfg->serial[i] : &cfg->virtio_consoles[i - SERIAL_PORTS];
 		if (!o->configured)
 			continue;
 		if (s.console && o->console)
@@ -115,8 +122,9 @@ void serial_apply_defaults(struct run_config *cfg)
 {
 	struct serial_config *first = NULL;
 	bool any_console = false, any_stdin = false;
-	for (int i = 0; i < SERIAL_PORTS; i++) {
-		struct serial_config *s = &cfg->serial[i];
+	/* 8250 ports first, then virtio consoles: "first" is in that order. */
+	for (int i = 0; i < 2 * SERIAL_PORTS; i++) {
+		struct serial_config *s = i < SERIAL_PORTS ? &cfg->serial[i] : &cfg->virtio_consoles[i - SERIAL_PORTS];
 		if (!s->configured)
 			continue;
 		if (!first)

@@ -210,5 +210,73 @@ int serial_ports_cmdline(const struct run_config *cfg, struct kernel_cmdline *cm
 				return r;
 		}
 	}
+	/* Virtio consoles become hvc0, hvc1, ... in the order their PCI
+	 * functions are probed, which is num order (virtio_devices.c). */
+	int hvc = 0;
+	for (int i = 0; i < SERIAL_PORTS; i++) {
+		const struct serial_config *c = &cfg->virtio_consoles[i];
+		if (!c->configured)
+			continue;
+		char v[16];
+		snprintf(v, sizeof(v), "hvc%d", hvc++);
+		if (c->console && !kcmd_has_key(cmd, "console")) {
+			int r = kcmd_append_kv(cmd, "console", v);
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+/* A descriptor of crosvm's own stdin/stdout for a virtio console, which
+ * sets O_NONBLOCK on what it gets: a fresh open file description (through
+ * /proc/self/fd) so the flag does not leak into crosvm's own stdio or the
+ * terminal it shares, except for a regular file, which needs its shared
+ * offset and never blocks anyway. */
+static int reopen_stdio(int fd, int flags)
+{
+	struct stat st;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+		return fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	char path[32];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	return open(path, flags | O_CLOEXEC);
+}
+
+int virtio_console_open_fds(const struct serial_config *c, int *in_fd, int *out_fd, char *err, size_t errlen)
+{
+	*in_fd = *out_fd = -1;
+	int fd = -1;
+	if (c->type == SERIAL_STDOUT)
+		fd = reopen_stdio(STDOUT_FILENO, O_WRONLY);
+	else if (c->type == SERIAL_FILE)
+		fd = open(c->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	else if (c->type == SERIAL_SINK)
+		fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	else {
+		snprintf(err, errlen, "virtio-console %u: output type not supported", c->num);
+		return -EINVAL;
+	}
+	if (fd < 0) {
+		int e = errno;
+		snprintf(err, errlen, "virtio-console %u: cannot open its output%s%s: %s", c->num,
+			 c->path ? " " : "", c->path ? c->path : "", strerror(e));
+		return -e;
+	}
+	*out_fd = fd;
+	if (c->stdin_input)
+		fd = reopen_stdio(STDIN_FILENO, O_RDONLY);
+	else if (c->input)
+		fd = open_input(c->input);
+	else
+		return 0;
+	if (fd < 0) {
+		int e = fd == -1 ? errno : -fd;
+		snprintf(err, errlen, "virtio-console %u: cannot open its input %s: %s", c->num,
+			 c->input ? c->input : "(stdin)", strerror(e));
+		fd_close(out_fd);
+		return -e;
+	}
+	*in_fd = fd;
 	return 0;
 }

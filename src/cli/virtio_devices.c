@@ -9,14 +9,22 @@
  * several devices stays up while any of them holds it.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "arch/x86_64/layout.h"
 #include "cli/vm.h"
+#include "base/fd.h"
 #include "disk/disk.h"
+#include "net/net.h"
+#include "virtio/balloon/balloon.h"
 #include "virtio/block/block.h"
+#include "virtio/console/console.h"
+#include "virtio/net/net.h"
 #include "virtio/rng/rng.h"
+#include "virtio/vsock/vsock.h"
 #include "virtio/transport/virtio_pci.h"
 
 /* ISA IRQs no legacy device uses, for INTx. */
@@ -146,6 +154,140 @@ static int add_disk(struct vm *vm, const struct disk_config *dc, char *err, size
 	return add_device(vm, d, err, errlen);
 }
 
+static void close_fds(int *fds, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		fd_close(&fds[i]);
+}
+
+/* A NIC over queue fds (owned; closed on failure too). */
+static int add_nic(struct vm *vm, int *fds, unsigned pairs, const char *what, char *err, size_t errlen)
+{
+	struct virtio_net_options o = { .nr_pairs = pairs };
+	struct virtio_device d;
+	int r = virtio_net_create(fds, &o, &d);
+	if (r < 0) {
+		snprintf(err, errlen, "virtio net on %s: %s", what, strerror(-r));
+		return r;
+	}
+	return add_device(vm, d, err, errlen);
+}
+
+/* --host_ip/--netmask/--mac: a new TAP, configured on the host side the
+ * way crosvm does it (the MAC is the TAP's own; the guest picks its own). */
+static int add_created_tap(struct vm *vm, char *err, size_t errlen)
+{
+	const struct net_config *n = &vm->cfg->net;
+	int fds[TAP_MAX_QUEUES];
+	char ifname[IFNAMSIZ];
+	int r = tap_open(NULL, n->vq_pairs, fds, ifname);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot create a TAP device: %s%s", strerror(-r),
+			 r == -EPERM ? " (needs CAP_NET_ADMIN)" : "");
+		return r;
+	}
+	const char *step = "set its address";
+	if ((r = tap_set_ipv4_addr(ifname, (struct in_addr){ n->host_ip })) < 0 ||
+	    (step = "set its netmask", r = tap_set_netmask(ifname, (struct in_addr){ n->netmask })) < 0 ||
+	    (step = "set its MAC", r = tap_set_mac(ifname, n->mac)) < 0 ||
+	    (step = "bring it up", r = tap_set_up(ifname)) < 0) {
+		snprintf(err, errlen, "TAP %s: cannot %s: %s", ifname, step, strerror(-r));
+		close_fds(fds, n->vq_pairs);
+		return r;
+	}
+	return add_nic(vm, fds, n->vq_pairs, ifname, err, errlen);
+}
+
+/* --tap-fd FD: the fd stays crosvm's parent's; the device gets duplicates
+ * (and more queues of the same TAP for --net-vq-pairs). */
+static int add_tap_fd(struct vm *vm, int tap_fd, char *err, size_t errlen)
+{
+	unsigned pairs = vm->cfg->net.vq_pairs;
+	struct tap_info info;
+	int r = tap_from_fd(tap_fd, &info);
+	if (r < 0) {
+		snprintf(err, errlen, "--tap-fd %d: %s", tap_fd,
+			 r == -ENOTTY ? "not a TAP device" : r == -EBADF ? "not an open read-write fd" : strerror(-r));
+		return r;
+	}
+	if (!info.vnet_hdr) {
+		snprintf(err, errlen, "--tap-fd %d: TAP %s was opened without IFF_VNET_HDR", tap_fd, info.ifname);
+		return -EINVAL;
+	}
+	int fds[TAP_MAX_QUEUES];
+	for (unsigned i = 0; i < pairs; i++)
+		fds[i] = -1;
+	if ((fds[0] = fcntl(tap_fd, F_DUPFD_CLOEXEC, 3)) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "--tap-fd %d: %s", tap_fd, strerror(-r));
+		return r;
+	}
+	if (pairs > 1 && (r = tap_add_queues(&info, pairs - 1, fds + 1)) < 0) {
+		snprintf(err, errlen, "--tap-fd %d: cannot add %u queues to TAP %s: %s", tap_fd, pairs - 1,
+			 info.ifname, r == -EINVAL ? "it is not multi-queue" : strerror(-r));
+		close_fds(fds, 1);
+		return r;
+	}
+	char what[64];
+	snprintf(what, sizeof(what), "--tap-fd %d", tap_fd);
+	return add_nic(vm, fds, pairs, what, err, errlen);
+}
+
+static int add_console(struct vm *vm, const struct serial_config *c, char *err, size_t errlen)
+{
+	int in_fd, out_fd;
+	int r = virtio_console_open_fds(c, &in_fd, &out_fd, err, errlen);
+	if (r < 0)
+		return r;
+	struct virtio_device d;
+	if ((r = virtio_console_create(in_fd, out_fd, &d)) < 0) {
+		snprintf(err, errlen, "virtio-console %u: %s", c->num, strerror(-r));
+		return r;
+	}
+	return add_device(vm, d, err, errlen);
+}
+
+/* --cid: vsock through the kernel's vhost-vsock, opened here so the device
+ * itself never needs a path. */
+static int add_vsock(struct vm *vm, char *err, size_t errlen)
+{
+	const char *path = vm->cfg->vhost_vsock_device;
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+		snprintf(err, errlen, "--cid: cannot open %s: %s%s", path, strerror(e),
+			 e == ENOENT ? " (is the vhost_vsock module loaded?)" : "");
+		return -e;
+	}
+	const char *ioctl_name = NULL;
+	struct virtio_device d;
+	int r = virtio_vsock_create(vm->cfg->cid, fd, &d, &ioctl_name);
+	if (r < 0) {
+		if (r == -EADDRINUSE)
+			snprintf(err, errlen, "--cid %llu: another VM on this host already has that CID",
+				 (unsigned long long)vm->cfg->cid);
+		else
+			snprintf(err, errlen, "virtio vsock on %s: %s%s%s", path, ioctl_name ? ioctl_name : "",
+				 ioctl_name ? ": " : "", strerror(-r));
+		return r;
+	}
+	return add_device(vm, d, err, errlen);
+}
+
+/* Like crosvm, every VM gets a balloon; the control socket drives it. */
+static int add_balloon(struct vm *vm, char *err, size_t errlen)
+{
+	struct virtio_balloon_options o = { .deflate_on_oom = true, .stats = true };
+	struct virtio_device d;
+	int r = virtio_balloon_create(&o, &d);
+	if (r < 0) {
+		snprintf(err, errlen, "virtio balloon: %s", strerror(-r));
+		return r;
+	}
+	vm->balloon = virtio_balloon_from_device(&d);
+	return add_device(vm, d, err, errlen);
+}
+
 int virtio_devices_init(struct vm *vm, char *err, size_t errlen)
 {
 	int r;
@@ -163,7 +305,19 @@ int virtio_devices_init(struct vm *vm, char *err, size_t errlen)
 	for (size_t i = 0; i < vm->cfg->nr_disks; i++)
 		if ((r = add_disk(vm, &vm->cfg->disks[i], err, errlen)) < 0)
 			return r;
-	return 0;
+	if (net_config_creates_tap(&vm->cfg->net) && (r = add_created_tap(vm, err, errlen)) < 0)
+		return r;
+	for (size_t i = 0; i < vm->cfg->net.nr_tap_fds; i++)
+		if ((r = add_tap_fd(vm, vm->cfg->net.tap_fds[i], err, errlen)) < 0)
+			return r;
+	/* In num order: they become hvc0, hvc1, ... (serial_ports_cmdline). */
+	for (int i = 0; i < SERIAL_PORTS; i++)
+		if (vm->cfg->virtio_consoles[i].configured &&
+		    (r = add_console(vm, &vm->cfg->virtio_consoles[i], err, errlen)) < 0)
+			return r;
+	if (vm->cfg->cid && (r = add_vsock(vm, err, errlen)) < 0)
+		return r;
+	return add_balloon(vm, err, errlen);
 }
 
 void virtio_devices_destroy(struct vm *vm)
@@ -173,4 +327,5 @@ void virtio_devices_destroy(struct vm *vm)
 		virtio_pci_destroy(vm->virtio[vm->nr_virtio]);
 		vm->virtio[vm->nr_virtio] = NULL;
 	}
+	vm->balloon = NULL;
 }

@@ -43,6 +43,7 @@ struct serial_port {
 #define MAX_VIRTIO_DEVICES 31
 
 struct virtio_pci;
+struct virtio_balloon;
 
 struct vcpu_thread {
 	struct kvm_vcpu vcpu;
@@ -74,6 +75,7 @@ struct vm {
 	pthread_mutex_t intx_lock;
 	struct virtio_pci *virtio[MAX_VIRTIO_DEVICES]; /* owned */
 	unsigned nr_virtio;
+	struct virtio_balloon *balloon; /* borrowed from its virtio_pci, or NULL */
 	struct vcpu_thread *vcpus; /* owned, cfg->cpus entries */
 	int exit_evt;	/* owned: any thread signals it after setting `cause` */
 	int stop_evt;	/* owned: tells the input threads to finish */
@@ -100,6 +102,10 @@ void virtio_devices_destroy(struct vm *vm);
 /* serial_io.c: create the four UARTs with their sinks and input threads. */
 int serial_ports_init(struct vm *vm, char *err, size_t errlen) MUST_USE;
 int serial_ports_start_input(struct vm *vm) MUST_USE;
+/* The host fds of a hardware=virtio-console port (owned by the caller,
+ * O_CLOEXEC): *out_fd for its output, *in_fd for its input or -1. Returns 0
+ * or -errno with a one-line message in err. */
+int virtio_console_open_fds(const struct serial_config *c, int *in_fd, int *out_fd, char *err, size_t errlen) MUST_USE;
 void serial_ports_destroy(struct vm *vm);
 /* Appends the console= and earlycon= words the serial configuration asks
  * for, unless the user's -p already chose them. */

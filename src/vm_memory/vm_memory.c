@@ -183,3 +183,25 @@ int gm_store_release_u16(const struct guest_memory *gm, gpa_t addr, uint16_t v)
 	__atomic_store_n(p, htole16(v), __ATOMIC_RELEASE);
 	return 0;
 }
+
+int gm_discard(const struct guest_memory *gm, gpa_t addr, uint64_t len)
+{
+	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+	if (len == 0 || (gpa_val(addr) | len) & (page - 1))
+		return -EINVAL;
+	const struct gm_region *r = gm_find_region(gm, addr);
+	if (!r || !ck_range_within(gpa_val(addr), len, gpa_val(r->base), r->size))
+		return -EFAULT;
+	uint64_t off = gpa_val(addr) - gpa_val(r->base);
+	/* Punching the memfd frees the pages and zaps them from every mapping
+	 * of the file, whichever process holds it. KEEP_SIZE: the memfd is
+	 * sealed against shrinking. Kernels or filesystems without hole
+	 * punching get the same effect for our shared mapping from
+	 * MADV_REMOVE. Regions are page-aligned, so both offsets are too. */
+	if (fallocate(gm->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)(r->fd_offset + off),
+		      (off_t)len) == 0)
+		return 0;
+	if (errno != EOPNOTSUPP && errno != ENOSYS)
+		return -errno;
+	return madvise(r->host + off, len, MADV_REMOVE) < 0 ? -errno : 0;
+}

@@ -86,6 +86,17 @@ int gm_store_release_u16(const struct guest_memory *gm, gpa_t addr, uint16_t v) 
  */
 void *gm_get_slice(const struct guest_memory *gm, gpa_t addr, uint64_t len);
 
+/*
+ * Gives the host back the memory behind [addr, addr+len) (virtio-balloon
+ * inflation): the range is punched out of the memfd, so every mapping of
+ * it (ours, KVM's, a device process's) reads zeros afterwards and the
+ * host frees the pages. addr and len must be multiples of the host page
+ * size, len > 0, and the range wholly inside one region.
+ * Returns 0, -EINVAL (misaligned or empty), -EFAULT (not guest memory) or
+ * the fallocate/madvise error.
+ */
+int gm_discard(const struct guest_memory *gm, gpa_t addr, uint64_t len) MUST_USE;
+
 /* Reads exactly len bytes from fd at file offset off into guest memory.
  * Returns 0, -EFAULT for a bad range, or the read error (-EIO on EOF). */
 int gm_read_from_fd(const struct guest_memory *gm, gpa_t addr, int fd, uint64_t off, uint64_t len) MUST_USE;

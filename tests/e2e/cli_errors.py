@@ -50,6 +50,16 @@ def cases(tmp, assets):
         "unknown_option": (["--bogus-option", bz], ["--bogus-option", "bogus-option"]),
         "serial_bad_type": (["--serial", "type=bogus", bz], ["bogus", "type"]),
         "serial_bad_num": (["--serial", "type=stdout,num=9", bz], ["num", "9"]),
+        "serial_virtio_earlycon": (["--serial", "type=stdout,hardware=virtio-console,earlycon", bz],
+                                   ["earlycon"]),
+        "disk_missing": (["--rwdisk", missing + ".img", bz], ["no-such-kernel.img"]),
+        "net_bad_mac": (["--host_ip", "192.168.222.1", "--netmask", "255.255.255.0", "--mac", "zz", bz],
+                        ["--mac"]),
+        "net_partial": (["--host_ip", "192.168.222.1", bz], ["together"]),
+        "tap_fd_not_open": (["--tap-fd", "99", bz], ["--tap-fd 99"]),
+        "cid_reserved": (["--cid", "2", bz], ["--cid"]),
+        "vsock_device_missing": (["--cid", "3", "--vhost-vsock-device", missing + "-vsock", bz],
+                                 ["no-such-kernel-vsock"]),
     }
 
 

@@ -226,7 +226,7 @@ class Guest:
 
     def __init__(self, vmm=None, kernel=None, initrd=None, mem=256, cpus=1,
                  params=("loglevel=4",), extra_args=(), console="stdout",
-                 agent=True, wait_ready=True, boot_timeout=90):
+                 agent=True, wait_ready=True, boot_timeout=90, pass_fds=()):
         assets = None
         if kernel is None or initrd is None:
             assets = load_assets()
@@ -242,6 +242,7 @@ class Guest:
         self.agent = agent
         self.wait_ready = wait_ready
         self.boot_timeout = boot_timeout
+        self.pass_fds = tuple(pass_fds)  # fds the VMM inherits (e.g. --tap-fd)
         self.proc = None
         self.workdir = None
         self.boot_seconds = None
@@ -286,7 +287,7 @@ class Guest:
         self.t_start = time.monotonic()
         self.proc = subprocess.Popen(self.argv, stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=self._stderr,
-                                     start_new_session=True)
+                                     start_new_session=True, pass_fds=self.pass_fds)
         self._reader = threading.Thread(target=self._read_console, daemon=True)
         self._reader.start()
         if self.wait_ready:

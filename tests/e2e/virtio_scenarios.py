@@ -4,8 +4,11 @@ Registered into scenarios.py's table; run like any other scenario."""
 import hashlib
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
+import threading
+import time
 
 import guest as G
 from guest import Guest, GuestError
@@ -114,5 +117,197 @@ def register(scenario, check):
             g.run_ok("echo hello | dd of=/dev/vdc bs=4096 conv=sync oflag=direct 2>/dev/null")
         with open(imgs[2], "rb") as f:
             check(f.read(6) == b"hello\n", "the write to vdc reached the third image")
+
+    # --- virtio-net: a TAP inside the test host (no network card there, so
+    # every packet stays in it); the host side is this script.
+    NET_HOST, NET_GUEST, NET_MASK = "192.168.222.1", "192.168.222.2", "255.255.255.0"
+    TAP_MAC = "02:00:00:de:ad:01"
+
+    def net_args(pairs=1):
+        a = ["--host_ip", NET_HOST, "--netmask", NET_MASK, "--mac", TAP_MAC]
+        if pairs > 1:
+            a += ["--net-vq-pairs", str(pairs)]
+        return a
+
+    def guest_net_up(g):
+        dev = g.run_ok("ls /sys/class/net | grep -v '^lo$' | head -n 1").strip()
+        check(dev != "", "the guest has a network interface")
+        g.run_ok("ip link set %s up && ip addr add %s/24 dev %s" % (dev, NET_GUEST, dev))
+        return dev
+
+    def tcp_server(port, send=None):
+        """Accepts one connection on NET_HOST:port in a thread: sends `send`
+        (then closes) or reads until EOF. Returns (thread, result dict)."""
+        srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        srv.bind((NET_HOST, port))
+        srv.listen(1)
+        srv.settimeout(300)
+        res = {}
+
+        def serve():
+            try:
+                c, _ = srv.accept()
+                with c:
+                    c.settimeout(300)
+                    if send is not None:
+                        c.sendall(send)
+                        c.shutdown(socket.SHUT_WR)
+                        res["sent"] = len(send)
+                    else:
+                        h, n = hashlib.sha256(), 0
+                        while True:
+                            b = c.recv(1 << 20)
+                            if not b:
+                                break
+                            h.update(b)
+                            n += len(b)
+                        res["sha"], res["n"] = h.hexdigest(), n
+            except OSError as e:
+                res["error"] = str(e)
+            finally:
+                srv.close()
+
+        t = threading.Thread(target=serve, daemon=True)
+        t.start()
+        return t, res
+
+    @scenario
+    def virtio_net(vmm, assets):
+        with Guest(vmm, mem=512, extra_args=net_args()) as g:
+            guest_net_up(g)
+            out = g.run_ok("ping -c 3 -W 5 %s" % NET_HOST, timeout=60)
+            check(" 0% packet loss" in out, "the guest pings the host's TAP address (%s)"
+                  % out.strip().splitlines()[-2:])
+            # Guest to host: 64 MiB, checksummed on both sides.
+            g.run_ok("dd if=/dev/urandom of=/tmp/up bs=1M count=64 2>/dev/null", timeout=120)
+            gsum = g.run_ok("sha256sum /tmp/up", timeout=120).split()[0]
+            t, res = tcp_server(5001)
+            g.run_ok("nc %s 5001 < /tmp/up" % NET_HOST, timeout=300)
+            t.join(60)
+            check(res.get("n") == 64 << 20 and res.get("sha") == gsum,
+                  "64 MiB guest to host arrive intact (%s bytes, %s)" % (res.get("n"), res.get("error", "")))
+            # Host to guest.
+            data = os.urandom(64 << 20)
+            hsum = hashlib.sha256(data).hexdigest()
+            g.run_ok("rm -f /tmp/up; (nc -l -p 5002 > /tmp/down; echo $? > /tmp/down.rc) >/dev/null 2>&1 &")
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    c = socket.create_connection((NET_GUEST, 5002), timeout=300)
+                    break
+                except OSError:
+                    check(time.monotonic() < deadline, "the guest's listener accepts a connection")
+                    time.sleep(0.5)
+            with c:
+                c.sendall(data)
+            g.run_ok("while [ ! -e /tmp/down.rc ]; do sleep 0.2; done", timeout=300)
+            dsum = g.run_ok("sha256sum /tmp/down", timeout=120).split()[0]
+            check(dsum == hsum, "64 MiB host to guest arrive intact (%s)" % dsum[:16])
+
+    @scenario
+    def virtio_net_mq(vmm, assets):
+        with Guest(vmm, cpus=2, extra_args=net_args(pairs=2)) as g:
+            dev = guest_net_up(g)
+            q = sorted(g.run_ok("ls /sys/class/net/%s/queues" % dev).split())
+            check(q == ["rx-0", "rx-1", "tx-0", "tx-1"], "2 queue pairs in the guest (%s)" % q)
+            out = g.run_ok("ping -c 2 -W 5 %s" % NET_HOST, timeout=60)
+            check(" 0% packet loss" in out, "the multiqueue NIC carries traffic")
+
+    def open_tap(name, multi_queue=False):
+        """A TAP fd as a parent process would pass with --tap-fd:
+        IFF_TAP | IFF_NO_PI | IFF_VNET_HDR."""
+        import fcntl
+        import struct
+        TUNSETIFF, IFF_TAP, IFF_NO_PI, IFF_VNET_HDR, IFF_MULTI_QUEUE = 0x400454ca, 2, 0x1000, 0x4000, 0x100
+        flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | (IFF_MULTI_QUEUE if multi_queue else 0)
+        fd = os.open("/dev/net/tun", os.O_RDWR)
+        fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH", name.encode(), flags))
+        return fd
+
+    @scenario
+    def virtio_net_tap_fd(vmm, assets):
+        fds = [open_tap("e2etap0"), open_tap("e2etap1")]
+        try:
+            for i in range(2):
+                G.host_run_ok(["ip", "addr", "add", "192.168.%d.1/24" % (223 + i), "dev", "e2etap%d" % i])
+                G.host_run_ok(["ip", "link", "set", "e2etap%d" % i, "up"])
+            args = []
+            for fd in fds:
+                args += ["--tap-fd", str(fd)]
+            with Guest(vmm, extra_args=args, pass_fds=fds) as g:
+                devs = g.run_ok("ls /sys/class/net | grep -v '^lo$'").split()
+                check(len(devs) == 2, "one NIC per --tap-fd (%s)" % devs)
+                for i, dev in enumerate(devs):
+                    g.run_ok("ip link set %s up && ip addr add 192.168.%d.2/24 dev %s" % (dev, 223 + i, dev))
+                    out = g.run_ok("ping -c 2 -W 5 192.168.%d.1" % (223 + i), timeout=60)
+                    check(" 0% packet loss" in out, "NIC %s reaches its TAP's host address" % dev)
+        finally:
+            for fd in fds:
+                os.close(fd)
+
+    # --- virtio-vsock through the test host's vhost-vsock.
+    @scenario
+    def virtio_vsock(vmm, assets):
+        port = 5100
+        srv = socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)
+        srv.bind((socket.VMADDR_CID_ANY, port))
+        srv.listen(1)
+        srv.settimeout(120)
+        reply = os.urandom(1 << 20)
+        res = {}
+
+        def serve():
+            try:
+                c, addr = srv.accept()
+                with c:
+                    res["peer"] = addr[0]
+                    h = hashlib.sha256()
+                    while True:
+                        b = c.recv(1 << 16)
+                        if not b:
+                            break
+                        h.update(b)
+                    res["sha"] = h.hexdigest()
+                    c.sendall(reply)
+            except OSError as e:
+                res["error"] = str(e)
+            finally:
+                srv.close()
+
+        t = threading.Thread(target=serve, daemon=True)
+        t.start()
+        with Guest(vmm, extra_args=["--cid", "3"]) as g:
+            g.run_ok("head -c 1048576 /dev/urandom > /tmp/v.out")
+            gsum = g.run_ok("sha256sum /tmp/v.out").split()[0]
+            g.run_ok("crosvm-vsock connect 2 %d < /tmp/v.out > /tmp/v.in" % port, timeout=120)
+            t.join(30)
+            check(res.get("peer") == 3, "the host sees the guest's CID 3 (%s)" % res)
+            check(res.get("sha") == gsum, "1 MiB guest to host arrives intact")
+            rsum = g.run_ok("sha256sum /tmp/v.in").split()[0]
+            check(rsum == hashlib.sha256(reply).hexdigest(), "1 MiB host to guest arrives intact")
+
+    # --- virtio-console as the guest's console, carrying a shell session.
+    @scenario
+    def virtio_console(vmm, assets):
+        args = ["--serial", "type=stdout,hardware=virtio-console,console,stdin"]
+        with Guest(vmm, console=None, extra_args=args) as g:
+            cmdline = g.run_ok("cat /proc/cmdline")
+            check("console=hvc0" in cmdline, "console=hvc0 on the command line (%s)" % cmdline.strip())
+            check(g.run_ok("cat /sys/class/tty/console/active").split()[-1:] == ["hvc0"],
+                  "the guest's console is hvc0")
+            g.console_write("echo shell-says-$((6*7))\n")
+            g.wait_console("shell-says-42", 30)
+            g.console_write("poweroff -f\n")
+            check(g.wait_exit(10) == 0, "poweroff typed on the virtio console ends crosvm with 0")
+
+    @scenario
+    def virtio_balloon(vmm, assets):
+        with Guest(vmm) as g:
+            bound = g.run_ok("ls /sys/bus/virtio/drivers/virtio_balloon/ | grep -c '^virtio' || true").strip()
+            check(bound == "1", "the guest's balloon driver has bound our device (%s)" % bound)
+            feats = g.run_ok("cat /sys/bus/virtio/drivers/virtio_balloon/virtio*/features").strip()
+            check(len(feats) >= 3 and feats[1] == "1" and feats[2] == "1",
+                  "stats queue and deflate-on-OOM negotiated (%s)" % feats[:8])
 
     _ = GuestError

@@ -172,6 +172,92 @@ static void test_serial_errors(void **state)
 			 -EINVAL);
 }
 
+static void test_net(void **state)
+{
+	(void)state;
+	struct parsed p;
+	assert_int_equal(PARSE(&p, "k"), 0);
+	assert_false(net_config_creates_tap(&p.cfg.net));
+	assert_int_equal(p.cfg.net.vq_pairs, 1);
+	assert_int_equal(p.cfg.cid, 0);
+	assert_string_equal(p.cfg.vhost_vsock_device, "/dev/vhost-vsock");
+
+	assert_int_equal(PARSE(&p, "--host_ip", "192.168.10.1", "--netmask", "255.255.255.0", "--mac",
+			       "02:00:00:12:34:56", "--net-vq-pairs", "2", "k"),
+			 0);
+	const struct net_config *n = &p.cfg.net;
+	assert_true(net_config_creates_tap(n));
+	const uint8_t *ip = (const uint8_t *)&n->host_ip, *mask = (const uint8_t *)&n->netmask;
+	assert_int_equal(ip[0], 192);
+	assert_int_equal(ip[3], 1);
+	assert_int_equal(mask[2], 255);
+	assert_int_equal(mask[3], 0);
+	assert_int_equal(n->mac[5], 0x56);
+	assert_int_equal(n->vq_pairs, 2);
+
+	assert_int_equal(PARSE(&p, "--tap-fd", "5", "--tap-fd", "7", "--cid", "3", "--vhost-vsock-device", "/dev/v",
+			       "k"),
+			 0);
+	assert_int_equal(p.cfg.net.nr_tap_fds, 2);
+	assert_int_equal(p.cfg.net.tap_fds[1], 7);
+	assert_int_equal(p.cfg.cid, 3);
+	assert_string_equal(p.cfg.vhost_vsock_device, "/dev/v");
+}
+
+static void test_net_errors(void **state)
+{
+	(void)state;
+	struct parsed p;
+	const char *const bad[][3] = {
+		{ "--host_ip", "300.1.1.1", "host_ip" },  { "--host_ip", "0.0.0.0", "host_ip" },
+		{ "--netmask", "255.0.255.0", "netmask" }, { "--mac", "02:00:00:12:34", "mac" },
+		{ "--mac", "ff:ff:ff:ff:ff:ff", "unicast" }, { "--tap-fd", "1", "tap-fd" },
+		{ "--tap-fd", "x", "tap-fd" },		  { "--net-vq-pairs", "0", "net-vq-pairs" },
+		{ "--net-vq-pairs", "17", "net-vq-pairs" }, { "--cid", "2", "--cid" },
+		{ "--cid", "4294967295", "--cid" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(PARSE(&p, bad[i][0], bad[i][1], "k"), -EINVAL);
+		assert_non_null(strstr(p.err, bad[i][2]));
+		assert_null(strchr(p.err, '\n'));
+	}
+	assert_int_equal(PARSE(&p, "--host_ip", "10.0.0.1", "k"), -EINVAL);
+	assert_non_null(strstr(p.err, "together"));
+	assert_int_equal(PARSE(&p, "--tap-fd", "5", "--tap-fd", "5", "k"), -EINVAL);
+	assert_non_null(strstr(p.err, "twice"));
+	assert_int_equal(PARSE(&p, "--mac", "02:00:00:00:00:01", "--mac", "02:00:00:00:00:02", "k"), -EINVAL);
+}
+
+static void test_virtio_console(void **state)
+{
+	(void)state;
+	struct parsed p;
+	assert_int_equal(PARSE(&p, "--serial", "type=stdout,hardware=virtio-console,console,stdin", "--serial",
+			       "type=file,path=/tmp/o,num=2", "k"),
+			 0);
+	const struct serial_config *v = &p.cfg.virtio_consoles[0];
+	assert_true(v->configured && v->console && v->stdin_input);
+	assert_int_equal(v->hardware, SERIAL_HW_VIRTIO_CONSOLE);
+	assert_true(p.cfg.serial[1].configured);
+	assert_false(p.cfg.serial[1].console);
+	assert_false(p.cfg.serial[0].configured);
+	/* Only virtio consoles: the first one is the console by default. */
+	assert_int_equal(PARSE(&p, "--serial", "type=sink,hardware=virtio-console,num=2", "k"), 0);
+	assert_true(p.cfg.virtio_consoles[1].console);
+	/* The same num on both kinds of hardware is two different ports. */
+	assert_int_equal(PARSE(&p, "--serial", "type=stdout,hardware=virtio-console", "--serial", "type=sink", "k"), 0);
+	assert_int_equal(PARSE(&p, "--serial", "type=stdout,hardware=virtio-console", "--serial",
+			       "type=sink,hardware=virtio-console", "k"),
+			 -EINVAL);
+	assert_non_null(strstr(p.err, "twice"));
+	assert_int_equal(PARSE(&p, "--serial", "type=stdout,hardware=virtio-console,earlycon", "k"), -EINVAL);
+	assert_non_null(strstr(p.err, "earlycon"));
+	assert_int_equal(PARSE(&p, "--serial", "type=stdout,hardware=virtio-console,console", "--serial",
+			       "type=sink,console", "k"),
+			 -EINVAL);
+	assert_non_null(strstr(p.err, "more than one port has console"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -180,6 +266,9 @@ int main(void)
 		cmocka_unit_test(test_serial_errors),
 		cmocka_unit_test(test_disks),
 		cmocka_unit_test(test_disk_errors),
+		cmocka_unit_test(test_net),
+		cmocka_unit_test(test_net_errors),
+		cmocka_unit_test(test_virtio_console),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -29,8 +29,6 @@
 #define BLK_SEG_MAX (BLK_QUEUE_SIZE - 2)
 /* Discards are cheap (a hole punched); zeroing may fall back to writing
  * zeros synchronously in the worker, so keep one request short. */
-#define BLK_MAX_DISCARD_SECTORS (1u << 21)	/* 1 GiB */
-#define BLK_MAX_WRITE_ZEROES_SECTORS (1u << 17) /* 64 MiB */
 
 #define TOKEN_KICK 0
 #define TOKEN_DISK 1
@@ -326,12 +324,12 @@ static void build_config(struct virtio_blk *b)
 	put_le(c + CFG_BLK_SIZE, b->opts.block_size, 4);
 	put_le(c + CFG_NUM_QUEUES, 1, 2);
 	if (b->features & VIRTIO_BIT(VIRTIO_BLK_F_DISCARD)) {
-		put_le(c + CFG_MAX_DISCARD_SECTORS, BLK_MAX_DISCARD_SECTORS, 4);
+		put_le(c + CFG_MAX_DISCARD_SECTORS, VIRTIO_BLK_MAX_DISCARD_SECTORS, 4);
 		put_le(c + CFG_MAX_DISCARD_SEG, 1, 4);
 		put_le(c + CFG_DISCARD_ALIGNMENT, b->opts.block_size / VIRTIO_BLK_SECTOR_SIZE, 4);
 	}
 	if (b->features & VIRTIO_BIT(VIRTIO_BLK_F_WRITE_ZEROES)) {
-		put_le(c + CFG_MAX_WRITE_ZEROES_SECTORS, BLK_MAX_WRITE_ZEROES_SECTORS, 4);
+		put_le(c + CFG_MAX_WRITE_ZEROES_SECTORS, VIRTIO_BLK_MAX_WRITE_ZEROES_SECTORS, 4);
 		put_le(c + CFG_MAX_WRITE_ZEROES_SEG, 1, 4);
 		c[CFG_WRITE_ZEROES_MAY_UNMAP] = b->opts.sparse;
 	}

@@ -48,7 +48,12 @@ static uint8_t parse_dwz(const struct guest_memory *gm, const struct vq_chain *c
 	/* Unmap is meaningless for discard; other bits are reserved. */
 	if ((flags & ~(uint32_t)VIRTIO_BLK_WZ_FLAG_UNMAP) || (discard && flags))
 		return VIRTIO_BLK_S_UNSUPP;
-	uint64_t bytes = (uint64_t)le32_get(seg.num_sectors) * VIRTIO_BLK_SECTOR_SIZE;
+	/* More than we announced in the configuration space: refused as
+	 * IOERR, as other devices do, rather than tying up the worker. */
+	uint32_t sectors = le32_get(seg.num_sectors);
+	if (sectors > (discard ? VIRTIO_BLK_MAX_DISCARD_SECTORS : VIRTIO_BLK_MAX_WRITE_ZEROES_SECTORS))
+		return VIRTIO_BLK_S_IOERR;
+	uint64_t bytes = (uint64_t)sectors * VIRTIO_BLK_SECTOR_SIZE;
 	if (!range_ok(le64_get(seg.sector), bytes, disk_bytes, &out->offset))
 		return VIRTIO_BLK_S_IOERR;
 	out->len = bytes;

@@ -36,6 +36,12 @@
 #define VIRTIO_BLK_S_IOERR 1
 #define VIRTIO_BLK_S_UNSUPP 2
 
+/* The most sectors one DISCARD / WRITE_ZEROES may cover (the device's
+ * max_discard_sectors / max_write_zeroes_sectors): zeroing may fall back to
+ * writing zeros synchronously in the worker, so one request stays short. */
+#define VIRTIO_BLK_MAX_DISCARD_SECTORS (1u << 21)	 /* 1 GiB */
+#define VIRTIO_BLK_MAX_WRITE_ZEROES_SECTORS (1u << 17) /* 64 MiB */
+
 #define VIRTIO_BLK_HEADER_SIZE 16
 #define VIRTIO_BLK_DWZ_SEGMENT_SIZE 16 /* struct virtio_blk_discard_write_zeroes */
 #define VIRTIO_BLK_WZ_FLAG_UNMAP 1

@@ -301,29 +301,41 @@ int vq_pop(struct virtq *q, struct vq_chain *chain)
 	return 1;
 }
 
-int vq_push(struct virtq *q, uint16_t head, uint32_t written)
+int vq_push_batch(struct virtq *q, const struct vq_used *used, unsigned n)
 {
 	if (q->broken)
 		return -EIO;
-	/* Only a device bug gets here: heads come from vq_pop. */
-	if (head >= q->cfg.size)
+	if (n == 0 || n > q->cfg.size)
 		return -EINVAL;
-	struct virtq_used_elem e = { .id = le32_make(head), .len = le32_make(written) };
-	gpa_t slot = gpa_add(q->cfg.used, USED_RING + 8ULL * (q->next_used & (q->cfg.size - 1)));
-	if (gm_write_obj(q->gm, slot, &e) < 0) {
-		q->broken = true;
-		return -EIO;
+	/* Only a device bug gets here: heads come from vq_pop. */
+	for (unsigned i = 0; i < n; i++)
+		if (used[i].head >= q->cfg.size)
+			return -EINVAL;
+	for (unsigned i = 0; i < n; i++) {
+		struct virtq_used_elem e = { .id = le32_make(used[i].head), .len = le32_make(used[i].written) };
+		uint16_t idx = (uint16_t)(q->next_used + i);
+		gpa_t slot = gpa_add(q->cfg.used, USED_RING + 8ULL * (idx & (q->cfg.size - 1)));
+		if (gm_write_obj(q->gm, slot, &e) < 0) {
+			q->broken = true;
+			return -EIO;
+		}
 	}
-	/* Release: the used element written above (and the data the device
-	 * wrote into the chain's buffers before calling us) is visible to the
-	 * driver before the new used->idx that announces it. */
-	uint16_t next = (uint16_t)(q->next_used + 1);
+	/* Release: the used elements written above (and the data the device
+	 * wrote into the chains' buffers before calling us) are visible to the
+	 * driver before the new used->idx that announces them. */
+	uint16_t next = (uint16_t)(q->next_used + n);
 	if (gm_store_release_u16(q->gm, gpa_add(q->cfg.used, USED_IDX), next) < 0) {
 		q->broken = true;
 		return -EIO;
 	}
 	q->next_used = next;
 	return 0;
+}
+
+int vq_push(struct virtq *q, uint16_t head, uint32_t written)
+{
+	struct vq_used u = { head, written };
+	return vq_push_batch(q, &u, 1);
 }
 
 /* 2.7.10 (and 2.7.7.2): an interrupt is due when used_event lies in the

@@ -107,6 +107,17 @@ static inline void vq_unpop(struct virtq *q) { q->next_avail--; }
  * ordering. Returns 0, or -EIO if the queue is broken. */
 int vq_push(struct virtq *q, uint16_t head, uint32_t written) MUST_USE;
 
+/* One completion for vq_push_batch. */
+struct vq_used {
+	uint16_t head;
+	uint32_t written;
+};
+/* Publishes n (1..size) chains with one used->idx update, so the driver
+ * sees them all at once (a merged virtio-net receive buffer must not be
+ * seen in part). Returns 0, -EINVAL (a head out of range, bad n: a device
+ * bug, nothing written) or -EIO if the queue is broken. */
+int vq_push_batch(struct virtq *q, const struct vq_used *used, unsigned n) MUST_USE;
+
 /* Whether the driver wants an interrupt for what was pushed since the last
  * time this returned true (VIRTQ_AVAIL_F_NO_INTERRUPT, or used_event with
  * event-idx). Call after vq_push; a true answer records the point. */

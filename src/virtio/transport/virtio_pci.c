@@ -268,6 +268,7 @@ static void activate_device(struct virtio_pci *vp)
 	struct virtio_activation *act = calloc(1, sizeof(*act));
 	int r = -ENOMEM;
 	if (act) {
+		bool sizes_ok = true;
 		act->gm = vp->host.gm;
 		act->features = vp->driver_features;
 		act->nr_queues = vp->nr_queues;
@@ -280,6 +281,11 @@ static void activate_device(struct virtio_pci *vp)
 			qs->call_fd = vp->sources[q].fd;
 			if (!vq->enabled)
 				continue;
+			/* The driver may shrink a queue, never grow it past
+			 * what the device allows (its rings, seg_max and vhost
+			 * limits are sized for that). */
+			if (vq->size > vq->max_size)
+				sizes_ok = false;
 			qs->cfg.size = vq->size;
 			qs->cfg.desc = GPA(vq->desc);
 			qs->cfg.avail = GPA(vq->avail);
@@ -287,7 +293,7 @@ static void activate_device(struct virtio_pci *vp)
 			qs->cfg.event_idx = vp->driver_features & VIRTIO_BIT(VIRTIO_F_EVENT_IDX);
 			qs->cfg.indirect = vp->driver_features & VIRTIO_BIT(VIRTIO_F_INDIRECT_DESC);
 		}
-		r = vp->vdev.ops->activate(vp->vdev.dev, act);
+		r = sizes_ok ? vp->vdev.ops->activate(vp->vdev.dev, act) : -EINVAL;
 		free(act);
 	}
 	if (r == 0) {
@@ -375,6 +381,14 @@ static uint32_t common_read(struct virtio_pci *vp, uint64_t off)
 	}
 }
 
+/* A vector the driver writes to config_msix_vector / queue_msix_vector.
+ * One beyond the table cannot be mapped, and reads back as NO_VECTOR: that
+ * is how the driver learns (4.1.5.1.2.1; Linux checks by reading back). */
+static uint16_t mapped_vector(const struct virtio_pci *vp, uint32_t val)
+{
+	return vector_valid(vp, (uint16_t)val) ? (uint16_t)val : VIRTIO_MSI_NO_VECTOR;
+}
+
 static void set_lo(uint64_t *v, uint32_t lo) { *v = (*v & 0xffffffff00000000ULL) | lo; }
 static void set_hi(uint64_t *v, uint32_t hi) { *v = (*v & 0xffffffffULL) | (uint64_t)hi << 32; }
 
@@ -400,7 +414,7 @@ static void common_write(struct virtio_pci *vp, uint64_t off, uint32_t val)
 			set_hi(&vp->driver_features, val);
 		break;
 	case CC_MSIX:
-		config_source(vp)->vector = (uint16_t)val;
+		config_source(vp)->vector = mapped_vector(vp, val);
 		update_routing(vp);
 		break;
 	case CC_STATUS:
@@ -415,7 +429,7 @@ static void common_write(struct virtio_pci *vp, uint64_t off, uint32_t val)
 		break;
 	case CC_Q_MSIX:
 		if (q) {
-			vp->sources[vp->queue_select].vector = (uint16_t)val;
+			vp->sources[vp->queue_select].vector = mapped_vector(vp, val);
 			update_routing(vp);
 		}
 		break;

@@ -6,6 +6,7 @@
 #include <cmocka.h>
 #include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "vm_memory/vm_memory.h"
 
@@ -97,11 +98,71 @@ static void test_atomic_u16(void **state)
 	gm_destroy(&gm);
 }
 
+static uint64_t memfd_blocks(const struct guest_memory *gm)
+{
+	struct stat st;
+	assert_int_equal(fstat(gm->memfd, &st), 0);
+	return (uint64_t)st.st_blocks;
+}
+
+static void test_discard(void **state)
+{
+	(void)state;
+	struct gm_range r[] = { { GPA(0), KiB(256) }, { GPA(MiB(1)), KiB(256) } };
+	struct guest_memory gm;
+	assert_int_equal(gm_create(&gm, r, 2), 0);
+	assert_int_equal(gm_fill(&gm, GPA(0), 0xaa, KiB(256)), 0);
+	assert_int_equal(gm_fill(&gm, GPA(MiB(1)), 0xbb, KiB(256)), 0);
+	uint64_t before = memfd_blocks(&gm);
+
+	/* Two pages of the second region: the memfd holds less (checked
+	 * first: reading a hole of a shared memfd mapping faults a page back
+	 * in), they read back as zeros, and their neighbours keep their
+	 * contents. */
+	assert_int_equal(gm_discard(&gm, GPA(MiB(1) + KiB(8)), KiB(8)), 0);
+	assert_true(memfd_blocks(&gm) < before);
+	uint8_t b[3];
+	assert_int_equal(gm_read(&gm, GPA(MiB(1) + KiB(8) - 1), b, 1), 0);
+	assert_int_equal(b[0], 0xbb);
+	assert_int_equal(gm_read(&gm, GPA(MiB(1) + KiB(8)), b, 1), 0);
+	assert_int_equal(b[0], 0);
+	assert_int_equal(gm_read(&gm, GPA(MiB(1) + KiB(16) - 1), b, 2), 0);
+	assert_int_equal(b[0], 0);
+	assert_int_equal(b[1], 0xbb);
+	/* The first region (earlier in the memfd) is untouched. */
+	assert_int_equal(gm_read(&gm, GPA(KiB(8)), b, 1), 0);
+	assert_int_equal(b[0], 0xaa);
+	/* Discarded memory is usable again (faults in fresh zero pages). */
+	assert_int_equal(gm_fill(&gm, GPA(MiB(1) + KiB(8)), 0xcc, 1), 0);
+	assert_int_equal(gm_read(&gm, GPA(MiB(1) + KiB(8)), b, 1), 0);
+	assert_int_equal(b[0], 0xcc);
+	/* A whole region, first page of guest memory included. */
+	assert_int_equal(gm_discard(&gm, GPA(0), KiB(256)), 0);
+	assert_int_equal(gm_read(&gm, GPA(KiB(256) - 1), b, 1), 0);
+	assert_int_equal(b[0], 0);
+
+	/* Refusals: misaligned, empty, outside or straddling regions,
+	 * overflowing. Nothing is discarded. */
+	assert_int_equal(gm_fill(&gm, GPA(MiB(1)), 0xdd, KiB(4)), 0);
+	assert_int_equal(gm_discard(&gm, GPA(MiB(1) + 1), KiB(4)), -EINVAL);
+	assert_int_equal(gm_discard(&gm, GPA(MiB(1)), 100), -EINVAL);
+	assert_int_equal(gm_discard(&gm, GPA(MiB(1)), 0), -EINVAL);
+	assert_int_equal(gm_discard(&gm, GPA(KiB(256)), KiB(4)), -EFAULT);
+	assert_int_equal(gm_discard(&gm, GPA(KiB(252)), KiB(8)), -EFAULT);
+	assert_int_equal(gm_discard(&gm, GPA(MiB(1)), KiB(260)), -EFAULT);
+	assert_int_equal(gm_discard(&gm, GPA(MiB(1) + KiB(252)), UINT64_MAX - KiB(4) + 1), -EFAULT);
+	assert_int_equal(gm_discard(&gm, GPA(UINT64_MAX - KiB(4) + 1), KiB(4)), -EFAULT);
+	assert_int_equal(gm_read(&gm, GPA(MiB(1)), b, 1), 0);
+	assert_int_equal(b[0], 0xdd);
+	gm_destroy(&gm);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_create_and_access),
 		cmocka_unit_test(test_bad_ranges),
+		cmocka_unit_test(test_discard),
 		cmocka_unit_test(test_atomic_u16),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
