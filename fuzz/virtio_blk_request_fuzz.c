@@ -29,6 +29,7 @@
 #include <sys/uio.h>
 
 #include "base/checked.h"
+#include "fuzz_common.h"
 #include "virtio/block/block_request.h"
 #include "vm_memory/vm_memory.h"
 
@@ -41,38 +42,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define SEG_BYTES 5
 #define MAX_IOV 32
 
-static void check(bool ok)
-{
-	if (!ok)
-		__builtin_trap();
-}
-
-static uint64_t get_le(const uint8_t *p, unsigned n)
-{
-	uint64_t v = 0;
-	for (unsigned i = n; i-- > 0;)
-		v = v << 8 | p[i];
-	return v;
-}
-
 static void check_data_iov(const struct guest_memory *gm, const struct vq_chain *c, const struct blk_request *req)
 {
 	struct iovec iov[MAX_IOV];
 	int n = blk_request_data_iov(gm, c, req, iov, MAX_IOV);
-	check(n >= 0 || n == -E2BIG);
+	fuzz_check(n >= 0 || n == -E2BIG);
 	if (n < 0)
 		return;
 	uint64_t total = 0;
 	volatile uint8_t sink = 0;
 	for (int i = 0; i < n; i++) {
-		check(iov[i].iov_len > 0);
+		fuzz_check(iov[i].iov_len > 0);
 		total += iov[i].iov_len;
 		/* Touch both ends: ASan catches a pointer outside the mapping. */
 		sink ^= ((volatile uint8_t *)iov[i].iov_base)[0];
 		sink ^= ((volatile uint8_t *)iov[i].iov_base)[iov[i].iov_len - 1];
 	}
 	(void)sink;
-	check(total == req->len);
+	fuzz_check(total == req->len);
 	/* Exactly the data part of the chain, piece by piece: for a read the
 	 * writable part less its last byte (the status), for a write the
 	 * readable part after the header. The driver may make buffers
@@ -89,14 +76,14 @@ static void check_data_iov(const struct guest_memory *gm, const struct vq_chain 
 			continue;
 		}
 		uint64_t take = len - skip < want ? len - skip : want;
-		check(k < n);
-		check(iov[k].iov_base == gm_get_slice(gm, gpa_add(c->segs[i].addr, skip), take));
-		check(iov[k].iov_len == take);
+		fuzz_check(k < n);
+		fuzz_check(iov[k].iov_base == gm_get_slice(gm, gpa_add(c->segs[i].addr, skip), take));
+		fuzz_check(iov[k].iov_len == take);
 		k++;
 		want -= take;
 		skip = 0;
 	}
-	check(k == n && want == 0);
+	fuzz_check(k == n && want == 0);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -107,7 +94,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	unsigned id_len = (data[0] >> 2) % (VIRTIO_BLK_ID_BYTES + 1);
 	for (unsigned i = 0; i < id_len; i++)
 		opts.id[i] = (char)('a' + i);
-	uint64_t disk_bytes = get_le(data + 1, 8);
+	uint64_t disk_bytes = fuzz_get_le(data + 1, 8);
 	unsigned nr = data[9] % 16, nw = data[10] % 16;
 	size_t pos = HDR;
 	if (size - pos < (size_t)(nr + nw) * SEG_BYTES)
@@ -126,9 +113,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	c->nr_readable = (uint16_t)nr;
 	c->nr_writable = (uint16_t)nw;
 	for (unsigned i = 0; i < nr + nw; i++, pos += SEG_BYTES) {
-		uint64_t addr = get_le(data + pos, 3) % MEM;
+		uint64_t addr = fuzz_get_le(data + pos, 3) % MEM;
 		uint64_t end = addr < REGION_A ? REGION_A : MEM;
-		uint32_t len = (uint32_t)(1 + get_le(data + pos + 3, 2) % (end - addr));
+		uint32_t len = (uint32_t)(1 + fuzz_get_le(data + pos + 3, 2) % (end - addr));
 		c->segs[i] = (struct vq_seg){ GPA(addr), len };
 		if (i < nr)
 			c->readable_len += len;
@@ -143,21 +130,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	struct blk_request req;
 	uint8_t status = blk_request_parse(&gm, c, disk_bytes, &opts, &req);
-	check(status == VIRTIO_BLK_S_OK || status == VIRTIO_BLK_S_IOERR || status == VIRTIO_BLK_S_UNSUPP);
+	fuzz_check(status == VIRTIO_BLK_S_OK || status == VIRTIO_BLK_S_IOERR || status == VIRTIO_BLK_S_UNSUPP);
 
 	/* The status byte: the last byte of the last writable segment, or no
 	 * answer possible (and then never success). */
 	if (nw > 0) {
 		const struct vq_seg *last = &c->segs[nr + nw - 1];
-		check(req.status_addr_valid);
-		check(gpa_val(req.status_addr) == gpa_val(last->addr) + last->len - 1);
-		check(gm_range_valid(&gm, req.status_addr, 1));
+		fuzz_check(req.status_addr_valid);
+		fuzz_check(gpa_val(req.status_addr) == gpa_val(last->addr) + last->len - 1);
+		fuzz_check(gm_range_valid(&gm, req.status_addr, 1));
 	} else {
-		check(!req.status_addr_valid);
-		check(status != VIRTIO_BLK_S_OK);
+		fuzz_check(!req.status_addr_valid);
+		fuzz_check(status != VIRTIO_BLK_S_OK);
 	}
 	if (status != VIRTIO_BLK_S_OK) {
-		check(req.op == BLK_REQ_NONE);
+		fuzz_check(req.op == BLK_REQ_NONE);
 		goto out;
 	}
 
@@ -165,31 +152,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	switch (req.op) {
 	case BLK_REQ_READ:
 	case BLK_REQ_WRITE:
-		check(req.op == BLK_REQ_READ || !opts.read_only);
-		check(req.len % VIRTIO_BLK_SECTOR_SIZE == 0 && req.offset % VIRTIO_BLK_SECTOR_SIZE == 0);
-		check(ck_add_u64(req.offset, req.len, &end) && end <= disk_bytes);
-		check(req.len == (req.op == BLK_REQ_READ ? c->writable_len - 1
-							: c->readable_len - VIRTIO_BLK_HEADER_SIZE));
+		fuzz_check(req.op == BLK_REQ_READ || !opts.read_only);
+		fuzz_check(req.len % VIRTIO_BLK_SECTOR_SIZE == 0 && req.offset % VIRTIO_BLK_SECTOR_SIZE == 0);
+		fuzz_check(ck_add_u64(req.offset, req.len, &end) && end <= disk_bytes);
+		fuzz_check(req.len == (req.op == BLK_REQ_READ ? c->writable_len - 1
+							     : c->readable_len - VIRTIO_BLK_HEADER_SIZE));
 		check_data_iov(&gm, c, &req);
 		break;
 	case BLK_REQ_DISCARD:
 	case BLK_REQ_WRITE_ZEROES:
-		check(!opts.read_only && (req.op == BLK_REQ_WRITE_ZEROES || opts.sparse));
-		check(req.len % VIRTIO_BLK_SECTOR_SIZE == 0 && req.offset % VIRTIO_BLK_SECTOR_SIZE == 0);
-		check(ck_add_u64(req.offset, req.len, &end) && end <= disk_bytes);
-		check(req.len <= (uint64_t)VIRTIO_BLK_SECTOR_SIZE * (req.op == BLK_REQ_DISCARD
-									     ? VIRTIO_BLK_MAX_DISCARD_SECTORS
-									     : VIRTIO_BLK_MAX_WRITE_ZEROES_SECTORS));
+		fuzz_check(!opts.read_only && (req.op == BLK_REQ_WRITE_ZEROES || opts.sparse));
+		fuzz_check(req.len % VIRTIO_BLK_SECTOR_SIZE == 0 && req.offset % VIRTIO_BLK_SECTOR_SIZE == 0);
+		fuzz_check(ck_add_u64(req.offset, req.len, &end) && end <= disk_bytes);
+		fuzz_check(req.len <= (uint64_t)VIRTIO_BLK_SECTOR_SIZE * (req.op == BLK_REQ_DISCARD
+										  ? VIRTIO_BLK_MAX_DISCARD_SECTORS
+										  : VIRTIO_BLK_MAX_WRITE_ZEROES_SECTORS));
 		break;
 	case BLK_REQ_GET_ID: {
 		int n = blk_request_write_id(&gm, c, &opts, &req);
-		check(n >= 0 && n <= VIRTIO_BLK_ID_BYTES && (uint64_t)n <= c->writable_len - 1);
+		fuzz_check(n >= 0 && n <= VIRTIO_BLK_ID_BYTES && (uint64_t)n <= c->writable_len - 1);
 		break;
 	}
 	case BLK_REQ_FLUSH:
 		break;
 	default:
-		check(false);
+		fuzz_check(false);
 	}
 out:
 	free(c);

@@ -41,6 +41,7 @@
 #include "base/eventfd.h"
 #include "devices/bus.h"
 #include "devices/pci/pci_config.h"
+#include "fuzz_common.h"
 #include "virtio/core/virtio.h"
 #include "virtio/transport/virtio_pci.h"
 
@@ -50,20 +51,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define OTHER_ADDR 0xd0000000ULL /* another device, for BARs moved onto it */
 #define NR_QUEUES 3
 #define MAX_SLOTS 128
-
-static void check(bool ok)
-{
-	if (!ok)
-		__builtin_trap();
-}
-
-static uint64_t get_le(const uint8_t *p, unsigned n)
-{
-	uint64_t v = 0;
-	for (unsigned i = n; i-- > 0;)
-		v = v << 8 | p[i];
-	return v;
-}
 
 /* ---- the fake host: records registrations ---- */
 
@@ -114,7 +101,7 @@ static int h_ioeventfd(void *ctx, uint64_t addr, int fd, bool assign)
 	pthread_mutex_lock(&h->lock);
 	struct slot *s = find(h->ioeventfds, addr);
 	if (assign) {
-		check(fd >= 0);
+		fuzz_check(fd >= 0);
 		/* KVM refuses a second eventfd on the same address. */
 		if (s)
 			r = -EEXIST;
@@ -135,7 +122,7 @@ static int h_alloc_gsi(void *ctx, uint32_t *gsi)
 {
 	struct fake_host *h = ctx;
 	pthread_mutex_lock(&h->lock);
-	check(h->next_gsi < 256);
+	fuzz_check(h->next_gsi < 256);
 	*gsi = h->next_gsi++;
 	pthread_mutex_unlock(&h->lock);
 	return 0;
@@ -147,7 +134,7 @@ static int h_msi_route_set(void *ctx, uint32_t gsi, uint64_t addr, uint32_t data
 	(void)addr, (void)data;
 	int r = 0;
 	pthread_mutex_lock(&h->lock);
-	check(gsi >= 24 && gsi < h->next_gsi);
+	fuzz_check(gsi >= 24 && gsi < h->next_gsi);
 	/* A failed update is modelled as the route being gone. */
 	h->routed[gsi] = !host_fails(h);
 	if (!h->routed[gsi])
@@ -160,7 +147,7 @@ static int h_msi_route_clear(void *ctx, uint32_t gsi)
 {
 	struct fake_host *h = ctx;
 	pthread_mutex_lock(&h->lock);
-	check(gsi < 256 && h->routed[gsi]);
+	fuzz_check(gsi < 256 && h->routed[gsi]);
 	h->routed[gsi] = false;
 	pthread_mutex_unlock(&h->lock);
 	return 0;
@@ -173,14 +160,14 @@ static int h_irqfd(void *ctx, int fd, uint32_t gsi, bool assign)
 	pthread_mutex_lock(&h->lock);
 	struct slot *s = find(h->irqfds, (uint64_t)fd);
 	if (assign) {
-		check(!s); /* KVM: -EBUSY; the transport must never try */
-		check(gsi < 256 && h->routed[gsi]);
+		fuzz_check(!s); /* KVM: -EBUSY; the transport must never try */
+		fuzz_check(gsi < 256 && h->routed[gsi]);
 		if (host_fails(h))
 			r = -ENOMEM;
 		else
 			*add(h->irqfds) = (struct slot){ true, (uint64_t)fd, fd, gsi };
 	} else {
-		check(s && s->gsi == gsi); /* only what is attached is detached */
+		fuzz_check(s && s->gsi == gsi); /* only what is attached is detached */
 		s->used = false;
 	}
 	pthread_mutex_unlock(&h->lock);
@@ -191,7 +178,7 @@ static int h_intx(void *ctx, uint32_t irq, bool level)
 {
 	struct fake_host *h = ctx;
 	pthread_mutex_lock(&h->lock);
-	check(irq == 5);
+	fuzz_check(irq == 5);
 	h->intx = level;
 	pthread_mutex_unlock(&h->lock);
 	return 0;
@@ -227,7 +214,7 @@ static unsigned fd_num_queues(void *dev)
 static uint16_t fd_queue_max(void *dev, unsigned q)
 {
 	(void)dev;
-	check(q < NR_QUEUES);
+	fuzz_check(q < NR_QUEUES);
 	return (uint16_t)(64u << q); /* 64, 128, 256 */
 }
 
@@ -240,7 +227,7 @@ static uint64_t fd_features(void *dev)
 static void fd_config_read(void *dev, uint32_t off, uint8_t *data, uint32_t len)
 {
 	struct fake_dev *d = dev;
-	check(len >= 1 && len <= 8 && off < VIRTIO_PCI_DEVICE_LEN && len <= VIRTIO_PCI_DEVICE_LEN - off);
+	fuzz_check(len >= 1 && len <= 8 && off < VIRTIO_PCI_DEVICE_LEN && len <= VIRTIO_PCI_DEVICE_LEN - off);
 	memset(data, 0, len);
 	if (off < FD_CONFIG)
 		memcpy(data, d->config + off, len < FD_CONFIG - off ? len : FD_CONFIG - off);
@@ -249,7 +236,7 @@ static void fd_config_read(void *dev, uint32_t off, uint8_t *data, uint32_t len)
 static void fd_config_write(void *dev, uint32_t off, const uint8_t *data, uint32_t len)
 {
 	struct fake_dev *d = dev;
-	check(len >= 1 && len <= 8 && off < VIRTIO_PCI_DEVICE_LEN && len <= VIRTIO_PCI_DEVICE_LEN - off);
+	fuzz_check(len >= 1 && len <= 8 && off < VIRTIO_PCI_DEVICE_LEN && len <= VIRTIO_PCI_DEVICE_LEN - off);
 	if (off < FD_CONFIG)
 		memcpy(d->config + off, data, len < FD_CONFIG - off ? len : FD_CONFIG - off);
 }
@@ -257,15 +244,15 @@ static void fd_config_write(void *dev, uint32_t off, const uint8_t *data, uint32
 static int fd_activate(void *dev, const struct virtio_activation *act)
 {
 	struct fake_dev *d = dev;
-	check(!d->active);
-	check(act->gm != NULL && act->nr_queues == NR_QUEUES);
-	check(!(act->features & ~FD_FEATURES) && (act->features & VIRTIO_BIT(VIRTIO_F_VERSION_1)));
-	check(act->config_fd >= 0 && act->error_fd >= 0);
+	fuzz_check(!d->active);
+	fuzz_check(act->gm != NULL && act->nr_queues == NR_QUEUES);
+	fuzz_check(!(act->features & ~FD_FEATURES) && (act->features & VIRTIO_BIT(VIRTIO_F_VERSION_1)));
+	fuzz_check(act->config_fd >= 0 && act->error_fd >= 0);
 	for (unsigned q = 0; q < NR_QUEUES; q++) {
 		const struct virtio_queue_setup *s = &act->queues[q];
-		check(s->kick_fd >= 0 && s->call_fd >= 0);
+		fuzz_check(s->kick_fd >= 0 && s->call_fd >= 0);
 		/* A size the device did not allow never reaches it. */
-		check(s->cfg.size <= fd_queue_max(d, q));
+		fuzz_check(s->cfg.size <= fd_queue_max(d, q));
 		d->call_fd[q] = s->call_fd;
 	}
 	d->config_fd = act->config_fd;
@@ -283,7 +270,7 @@ static int fd_activate(void *dev, const struct virtio_activation *act)
 static void fd_reset(void *dev)
 {
 	struct fake_dev *d = dev;
-	check(d->active); /* the transport resets only an active device */
+	fuzz_check(d->active); /* the transport resets only an active device */
 	d->active = false;
 }
 
@@ -292,7 +279,7 @@ static void fd_destroy(void *dev)
 	struct fake_dev *d = dev;
 	if (!d)
 		return;
-	check(!d->active);
+	fuzz_check(!d->active);
 	free(d);
 }
 
@@ -336,7 +323,7 @@ static uint64_t bar_base(struct guest *g)
 	uint8_t lo[4], hi[4];
 	cfg_read(g, PCI_BAR0, lo, 4);
 	cfg_read(g, PCI_BAR0 + 4, hi, 4);
-	return (get_le(lo, 4) & ~0xfULL) | get_le(hi, 4) << 32;
+	return (fuzz_get_le(lo, 4) & ~0xfULL) | fuzz_get_le(hi, 4) << 32;
 }
 
 static void mmio_write(struct guest *g, uint64_t off, uint64_t val, uint32_t len)
@@ -354,7 +341,7 @@ static uint64_t mmio_read(struct guest *g, uint64_t off, uint32_t len)
 	uint64_t base = bar_base(g);
 	if (!bus_read(g->mmio, base + off, b, len))
 		return ~0ULL;
-	return get_le(b, len);
+	return fuzz_get_le(b, len);
 }
 
 /* Common-configuration registers and their widths. */
@@ -455,14 +442,14 @@ static void run(struct guest *g, const uint8_t *data, size_t size)
 		case 1: {
 			if (left < (kind ? 7u : 3u))
 				return;
-			uint32_t reg = (uint32_t)get_le(p, 2) % PCIE_CONFIG_SIZE;
+			uint32_t reg = (uint32_t)fuzz_get_le(p, 2) % PCIE_CONFIG_SIZE;
 			uint32_t len = 1u << (p[2] % 3);
 			reg &= ~(len - 1); /* the root never crosses a dword */
 			if (kind == 0) {
 				uint8_t out[4];
 				cfg_read(g, reg, out, len);
 			} else {
-				cfg_write(g, reg, get_le(p + 3, 4), len);
+				cfg_write(g, reg, fuzz_get_le(p + 3, 4), len);
 			}
 			pos += kind ? 7 : 3;
 			break;
@@ -472,14 +459,14 @@ static void run(struct guest *g, const uint8_t *data, size_t size)
 			if (left < (kind == 3 ? 12u : 4u))
 				return;
 			unsigned a = p[0] % ARRAY_SIZE(areas);
-			uint64_t off = areas[a].base + get_le(p + 1, 2) % areas[a].span;
+			uint64_t off = areas[a].base + fuzz_get_le(p + 1, 2) % areas[a].span;
 			uint32_t len = lens[p[3] % 4];
 			if (off + len > VIRTIO_PCI_BAR_SIZE)
 				off = VIRTIO_PCI_BAR_SIZE - len;
 			if (kind == 2)
 				(void)mmio_read(g, off, len);
 			else
-				mmio_write(g, off, get_le(p + 4, 8), len);
+				mmio_write(g, off, fuzz_get_le(p + 4, 8), len);
 			pos += kind == 3 ? 12 : 4;
 			break;
 		}
@@ -487,15 +474,15 @@ static void run(struct guest *g, const uint8_t *data, size_t size)
 			if (left < 5)
 				return;
 			unsigned r = p[0] % ARRAY_SIZE(common_regs);
-			uint32_t val = (uint32_t)get_le(p + 1, 4);
+			uint32_t val = (uint32_t)fuzz_get_le(p + 1, 4);
 			mmio_write(g, common_regs[r].off, val, common_regs[r].width);
 			if (common_regs[r].off == 0x10 || common_regs[r].off == 0x1a) {
 				/* A vector reads back as written if it can be mapped
 				 * (4 vectors here), else as NO_VECTOR. */
 				uint64_t back = mmio_read(g, common_regs[r].off, 2);
 				bool ours = bar_base(g) != OTHER_ADDR; /* else the other device answered */
-				check(!ours || back == ~0ULL /* BAR not mapped */ || back == VIRTIO_MSI_NO_VECTOR ||
-				      (back == (val & 0xffff) && back <= NR_QUEUES));
+				fuzz_check(!ours || back == ~0ULL /* BAR not mapped */ || back == VIRTIO_MSI_NO_VECTOR ||
+					   (back == (val & 0xffff) && back <= NR_QUEUES));
 			}
 			pos += 5;
 			break;
@@ -503,7 +490,8 @@ static void run(struct guest *g, const uint8_t *data, size_t size)
 		case 5: {
 			if (left < 7)
 				return;
-			driver_init(g, p[0], (uint16_t)get_le(p + 1, 2), (uint32_t)get_le(p + 3, 4), p[0] & 0x80);
+			driver_init(g, p[0], (uint16_t)fuzz_get_le(p + 1, 2), (uint32_t)fuzz_get_le(p + 3, 4),
+				    p[0] & 0x80);
 			pos += 7;
 			break;
 		}
@@ -538,12 +526,13 @@ static void check_identity(struct guest *g)
 {
 	uint8_t id[4];
 	cfg_read(g, PCI_VENDOR_ID, id, 4);
-	check(get_le(id, 2) == VIRTIO_PCI_VENDOR_ID && get_le(id + 2, 2) == VIRTIO_PCI_DEVICE_ID_BASE + VIRTIO_ID_RNG);
+	fuzz_check(fuzz_get_le(id, 2) == VIRTIO_PCI_VENDOR_ID &&
+		   fuzz_get_le(id + 2, 2) == VIRTIO_PCI_DEVICE_ID_BASE + VIRTIO_ID_RNG);
 	/* BAR 0 stays 64-bit memory and aligned to its size. */
 	uint8_t lo[4];
 	cfg_read(g, PCI_BAR0, lo, 4);
-	check((lo[0] & 0xf) == PCI_BAR_MEM_TYPE_64);
-	check((bar_base(g) & (VIRTIO_PCI_BAR_SIZE - 1)) == 0);
+	fuzz_check((lo[0] & 0xf) == PCI_BAR_MEM_TYPE_64);
+	fuzz_check((bar_base(g) & (VIRTIO_PCI_BAR_SIZE - 1)) == 0);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -576,9 +565,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		virtio_pci_destroy(g.vp);
 		/* Nothing of the function is left registered with the host. */
 		for (unsigned i = 0; i < MAX_SLOTS; i++)
-			check(!h->ioeventfds[i].used && !h->irqfds[i].used);
+			fuzz_check(!h->ioeventfds[i].used && !h->irqfds[i].used);
 		for (unsigned i = 0; i < 256; i++)
-			check(!h->routed[i]);
+			fuzz_check(!h->routed[i]);
 	}
 	gm_destroy(&gm);
 	bus_destroy(mmio);

@@ -119,20 +119,24 @@ def register(scenario, check):
             check(f.read(6) == b"hello\n", "the write to vdc reached the third image")
 
     # --- virtio-net: a TAP inside the test host (no network card there, so
-    # every packet stays in it); the host side is this script.
+    # every packet stays in it); the host side is this script. Scenarios run
+    # side by side in one test host, so each has a subnet of its own:
+    # virtio_net 192.168.222.0/24, virtio_net_tap_fd .223 and .224,
+    # virtio_net_mq .225.
     NET_HOST, NET_GUEST, NET_MASK = "192.168.222.1", "192.168.222.2", "255.255.255.0"
+    MQ_HOST, MQ_GUEST = "192.168.225.1", "192.168.225.2"
     TAP_MAC = "02:00:00:de:ad:01"
 
-    def net_args(pairs=1):
-        a = ["--host_ip", NET_HOST, "--netmask", NET_MASK, "--mac", TAP_MAC]
+    def net_args(host_ip, pairs=1):
+        a = ["--host_ip", host_ip, "--netmask", NET_MASK, "--mac", TAP_MAC]
         if pairs > 1:
             a += ["--net-vq-pairs", str(pairs)]
         return a
 
-    def guest_net_up(g):
+    def guest_net_up(g, guest_ip):
         dev = g.run_ok("ls /sys/class/net | grep -v '^lo$' | head -n 1").strip()
         check(dev != "", "the guest has a network interface")
-        g.run_ok("ip link set %s up && ip addr add %s/24 dev %s" % (dev, NET_GUEST, dev))
+        g.run_ok("ip link set %s up && ip addr add %s/24 dev %s" % (dev, guest_ip, dev))
         return dev
 
     def tcp_server(port, send=None):
@@ -174,8 +178,8 @@ def register(scenario, check):
 
     @scenario
     def virtio_net(vmm, assets):
-        with Guest(vmm, mem=512, extra_args=net_args()) as g:
-            guest_net_up(g)
+        with Guest(vmm, mem=512, extra_args=net_args(NET_HOST)) as g:
+            guest_net_up(g, NET_GUEST)
             out = g.run_ok("ping -c 3 -W 5 %s" % NET_HOST, timeout=60)
             check(" 0% packet loss" in out, "the guest pings the host's TAP address (%s)"
                   % out.strip().splitlines()[-2:])
@@ -207,11 +211,11 @@ def register(scenario, check):
 
     @scenario
     def virtio_net_mq(vmm, assets):
-        with Guest(vmm, cpus=2, extra_args=net_args(pairs=2)) as g:
-            dev = guest_net_up(g)
+        with Guest(vmm, cpus=2, extra_args=net_args(MQ_HOST, pairs=2)) as g:
+            dev = guest_net_up(g, MQ_GUEST)
             q = sorted(g.run_ok("ls /sys/class/net/%s/queues" % dev).split())
             check(q == ["rx-0", "rx-1", "tx-0", "tx-1"], "2 queue pairs in the guest (%s)" % q)
-            out = g.run_ok("ping -c 2 -W 5 %s" % NET_HOST, timeout=60)
+            out = g.run_ok("ping -c 2 -W 5 %s" % MQ_HOST, timeout=60)
             check(" 0% packet loss" in out, "the multiqueue NIC carries traffic")
 
     def open_tap(name, multi_queue=False):

@@ -19,12 +19,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "base/eventfd.h"
 #include "base/fd.h"
-#include "fakes/virtq_driver.h"
+#include "fakes/device_harness.h"
 #include "virtio/console/console.h"
 
 #define QSIZE 16
@@ -32,12 +30,9 @@
 #define TX_RING 0x8000
 #define TABLE 0x10000
 #define DATA 0x20000
-#define WAIT_MS 5000
 
 struct fixture {
-	struct guest_memory gm;
-	struct virtq_driver d[2];
-	int kick[2], call[2], config_fd, error_fd;
+	struct device_harness h;
 	int in_w;  /* test writes host input here */
 	int out_r; /* test reads guest output here */
 	int in_r, out_w; /* the device's ends (owned by it once created) */
@@ -49,16 +44,9 @@ static struct fixture *fixture_new_fds(bool with_in, bool with_out)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 	assert_non_null(f);
-	struct gm_range r[] = { { GPA(0), MiB(1) } };
-	assert_int_equal(gm_create(&f->gm, r, 1), 0);
-	assert_int_equal(vqd_init(&f->d[0], &f->gm, GPA(RX_RING), QSIZE), 0);
-	assert_int_equal(vqd_init(&f->d[1], &f->gm, GPA(TX_RING), QSIZE), 0);
-	for (int i = 0; i < 2; i++) {
-		assert_true((f->kick[i] = evfd_create()) >= 0);
-		assert_true((f->call[i] = evfd_create()) >= 0);
-	}
-	assert_true((f->config_fd = evfd_create()) >= 0);
-	assert_true((f->error_fd = evfd_create()) >= 0);
+	const struct gm_range r[] = { { GPA(0), MiB(1) } };
+	vdh_init(&f->h, &(struct vdh_layout){ .ranges = r, .nr_ranges = 1, .nr_queues = 2, .ring_base = GPA(RX_RING),
+					      .ring_stride = TX_RING - RX_RING, .queue_size = QSIZE });
 	int p[2];
 	f->in_r = f->in_w = f->out_r = f->out_w = -1;
 	if (with_in) {
@@ -75,21 +63,8 @@ static struct fixture *fixture_new_fds(bool with_in, bool with_out)
 static void fixture_start(struct fixture *f)
 {
 	assert_int_equal(virtio_console_create(f->in_r, f->out_w, &f->dev), 0);
-	struct virtio_activation *act = calloc(1, sizeof(*act));
-	assert_non_null(act);
-	act->gm = &f->gm;
-	act->features = f->dev.ops->features(f->dev.dev);
-	act->nr_queues = f->dev.ops->num_queues(f->dev.dev);
-	assert_int_equal(act->nr_queues, 2);
-	for (int i = 0; i < 2; i++) {
-		act->queues[i].cfg = vqd_config(&f->d[i], true, true);
-		act->queues[i].kick_fd = f->kick[i];
-		act->queues[i].call_fd = f->call[i];
-	}
-	act->config_fd = f->config_fd;
-	act->error_fd = f->error_fd;
-	assert_int_equal(f->dev.ops->activate(f->dev.dev, act), 0);
-	free(act);
+	assert_int_equal(f->dev.ops->num_queues(f->dev.dev), 2);
+	vdh_activate(&f->h, &f->dev, f->dev.ops->features(f->dev.dev));
 	f->active = true;
 }
 
@@ -105,78 +80,23 @@ static void fixture_free(struct fixture *f)
 	if (f->active)
 		f->dev.ops->destroy(f->dev.dev);
 	/* No guest-triggered error in any test broke a ring. */
-	assert_int_equal(evfd_drain(f->error_fd), 0);
-	for (int i = 0; i < 2; i++) {
-		vqd_destroy(&f->d[i]);
-		fd_close(&f->kick[i]);
-		fd_close(&f->call[i]);
-	}
-	fd_close(&f->config_fd);
-	fd_close(&f->error_fd);
+	vdh_expect_no_error(&f->h);
+	vdh_destroy(&f->h);
 	fd_close(&f->in_w);
 	fd_close(&f->out_r);
-	gm_destroy(&f->gm);
 	free(f);
 }
 
 static struct vqd_buf rbuf(uint64_t addr, uint32_t len) { return (struct vqd_buf){ GPA(addr), len, false }; }
 static struct vqd_buf wbuf(uint64_t addr, uint32_t len) { return (struct vqd_buf){ GPA(addr), len, true }; }
 
-static void put(struct fixture *f, uint64_t addr, const void *src, size_t len)
-{
-	assert_int_equal(gm_write(&f->gm, GPA(addr), src, len), 0);
-}
-
-/* Adds a chain to queue q, publishes it and kicks. Returns the head. */
-static int add_kick(struct fixture *f, int q, const struct vqd_buf *bufs, size_t n)
-{
-	int head = vqd_add(&f->d[q], bufs, n);
-	assert_true(head >= 0);
-	vqd_publish(&f->d[q]);
-	assert_int_equal(evfd_signal(f->kick[q]), 0);
-	return head;
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
-/* Waits up to WAIT_MS for the next used element of queue q. */
-static void wait_used(struct fixture *f, int q, int head, uint32_t len)
-{
-	int64_t end = now_ms() + WAIT_MS;
-	uint16_t id;
-	uint32_t got;
-	while (vqd_get_used(&f->d[q], &id, &got) == 0) {
-		assert_true(now_ms() < end);
-		struct pollfd p = { .fd = f->call[q], .events = POLLIN };
-		(void)poll(&p, 1, 50);
-		(void)evfd_drain(f->call[q]);
-	}
-	assert_int_equal(id, head);
-	assert_int_equal(got, len);
-}
-
-/* Gives the worker time to do what it should not, then checks it did not
- * complete anything on queue q. */
-static void expect_no_used(struct fixture *f, int q)
-{
-	usleep(100 * 1000);
-	uint16_t id;
-	uint32_t len;
-	assert_int_equal(vqd_get_used(&f->d[q], &id, &len), 0);
-}
-
-/* Reads exactly len bytes of guest output, waiting up to WAIT_MS. */
+/* Reads exactly len bytes of guest output, waiting up to VDH_WAIT_MS. */
 static void read_out(struct fixture *f, void *buf, size_t len)
 {
-	int64_t end = now_ms() + WAIT_MS;
+	int64_t end = vdh_now_ms() + VDH_WAIT_MS;
 	size_t done = 0;
 	while (done < len) {
-		assert_true(now_ms() < end);
+		assert_true(vdh_now_ms() < end);
 		struct pollfd p = { .fd = f->out_r, .events = POLLIN };
 		if (poll(&p, 1, 50) <= 0)
 			continue;
@@ -210,7 +130,7 @@ static void expect_guest(struct fixture *f, uint64_t addr, const char *s)
 	char buf[256];
 	size_t n = strlen(s);
 	assert_true(n < sizeof(buf));
-	assert_int_equal(gm_read(&f->gm, GPA(addr), buf, n), 0);
+	vdh_get(&f->h, addr, buf, n);
 	assert_memory_equal(buf, s, n);
 }
 
@@ -218,32 +138,32 @@ static void test_tx_split_chain(void **state)
 {
 	(void)state;
 	struct fixture *f = fixture_new();
-	put(f, DATA, "hello, ", 7);
-	put(f, DATA + 0x1000, "virtio ", 7);
-	put(f, DATA + 0x2ffc, "console!\n", 9); /* crosses a page */
+	vdh_put(&f->h, DATA, "hello, ", 7);
+	vdh_put(&f->h, DATA + 0x1000, "virtio ", 7);
+	vdh_put(&f->h, DATA + 0x2ffc, "console!\n", 9); /* crosses a page */
 	struct vqd_buf b[] = { rbuf(DATA, 7), rbuf(DATA + 0x1000, 7), rbuf(DATA + 0x2ffc, 9) };
-	int head = add_kick(f, 1, b, 3);
+	int head = vdh_add_kick(&f->h, 1, b, 3);
 	char out[23];
 	read_out(f, out, sizeof(out));
 	assert_memory_equal(out, "hello, virtio console!\n", 23);
-	wait_used(f, 1, head, 0);
+	vdh_wait_used(&f->h, 1, head, 0);
 
 	/* Through an indirect table, and two chains in one kick, in order. */
-	put(f, DATA + 0x4000, "in", 2);
-	put(f, DATA + 0x4100, "direct", 6);
+	vdh_put(&f->h, DATA + 0x4000, "in", 2);
+	vdh_put(&f->h, DATA + 0x4100, "direct", 6);
 	struct vqd_buf ib[] = { rbuf(DATA + 0x4000, 2), rbuf(DATA + 0x4100, 6) };
-	int h1 = vqd_add_indirect(&f->d[1], GPA(TABLE), ib, 2);
+	int h1 = vqd_add_indirect(&f->h.d[1], GPA(TABLE), ib, 2);
 	assert_true(h1 >= 0);
 	struct vqd_buf nb[] = { rbuf(DATA, 5) };
-	int h2 = vqd_add(&f->d[1], nb, 1);
+	int h2 = vqd_add(&f->h.d[1], nb, 1);
 	assert_true(h2 >= 0);
-	vqd_publish(&f->d[1]);
-	assert_int_equal(evfd_signal(f->kick[1]), 0);
+	vqd_publish(&f->h.d[1]);
+	vdh_kick(&f->h, 1);
 	char out2[13];
 	read_out(f, out2, sizeof(out2));
 	assert_memory_equal(out2, "indirecthello", 13);
-	wait_used(f, 1, h1, 0);
-	wait_used(f, 1, h2, 0);
+	vdh_wait_used(&f->h, 1, h1, 0);
+	vdh_wait_used(&f->h, 1, h2, 0);
 	expect_out_empty(f);
 	fixture_free(f);
 }
@@ -253,17 +173,17 @@ static void test_rx_after_buffers(void **state)
 	(void)state;
 	struct fixture *f = fixture_new();
 	struct vqd_buf b[] = { wbuf(DATA, 64) };
-	int head = add_kick(f, 0, b, 1);
-	expect_no_used(f, 0);
+	int head = vdh_add_kick(&f->h, 0, b, 1);
+	vdh_expect_no_used(&f->h, 0);
 	write_in(f, "ping");
-	wait_used(f, 0, head, 4);
+	vdh_wait_used(&f->h, 0, head, 4);
 	expect_guest(f, DATA, "ping");
 
 	/* A buffer split over two descriptors is filled across both. */
 	struct vqd_buf s[] = { wbuf(DATA + 0x1000, 3), wbuf(DATA + 0x2000, 8) };
-	head = add_kick(f, 0, s, 2);
+	head = vdh_add_kick(&f->h, 0, s, 2);
 	write_in(f, "abcdefgh");
-	wait_used(f, 0, head, 8);
+	vdh_wait_used(&f->h, 0, head, 8);
 	expect_guest(f, DATA + 0x1000, "abc");
 	expect_guest(f, DATA + 0x2000, "defgh");
 	assert_int_equal(pending_input(f), 0);
@@ -276,29 +196,29 @@ static void test_rx_input_waits_for_buffers(void **state)
 	struct fixture *f = fixture_new();
 	/* No buffers: the input stays in the pipe. */
 	write_in(f, "early input");
-	expect_no_used(f, 0);
+	vdh_expect_no_used(&f->h, 0);
 	assert_int_equal(pending_input(f), 11);
 
 	/* Two small buffers take what fits; the rest still waits. */
 	struct vqd_buf b1[] = { wbuf(DATA, 4) };
 	struct vqd_buf b2[] = { wbuf(DATA + 0x100, 4) };
-	int h1 = vqd_add(&f->d[0], b1, 1);
-	int h2 = vqd_add(&f->d[0], b2, 1);
+	int h1 = vqd_add(&f->h.d[0], b1, 1);
+	int h2 = vqd_add(&f->h.d[0], b2, 1);
 	assert_true(h1 >= 0 && h2 >= 0);
-	vqd_publish(&f->d[0]);
-	assert_int_equal(evfd_signal(f->kick[0]), 0);
-	wait_used(f, 0, h1, 4);
-	wait_used(f, 0, h2, 4);
+	vqd_publish(&f->h.d[0]);
+	vdh_kick(&f->h, 0);
+	vdh_wait_used(&f->h, 0, h1, 4);
+	vdh_wait_used(&f->h, 0, h2, 4);
 	expect_guest(f, DATA, "earl");
 	expect_guest(f, DATA + 0x100, "y in");
-	expect_no_used(f, 0);
+	vdh_expect_no_used(&f->h, 0);
 	assert_int_equal(pending_input(f), 3);
 
 	/* More input meanwhile queues behind it; a new buffer gets both. */
 	write_in(f, "!");
 	struct vqd_buf b3[] = { wbuf(DATA + 0x200, 16) };
-	int h3 = add_kick(f, 0, b3, 1);
-	wait_used(f, 0, h3, 4);
+	int h3 = vdh_add_kick(&f->h, 0, b3, 1);
+	vdh_wait_used(&f->h, 0, h3, 4);
 	expect_guest(f, DATA + 0x200, "put!");
 	assert_int_equal(pending_input(f), 0);
 	fixture_free(f);
@@ -317,23 +237,23 @@ static void test_tx_blocked_output(void **state)
 	for (int i = 0; i < N; i++)
 		pat[i] = (uint8_t)(i * 7 + i / 251);
 	memcpy(pat + N, "tail", 4);
-	put(f, DATA, pat, A);
-	put(f, DATA + 0x10000, pat + A, B);
-	put(f, DATA + 0x20000, pat + A + B, C);
-	put(f, DATA + 0x30000, pat + N, 4);
+	vdh_put(&f->h, DATA, pat, A);
+	vdh_put(&f->h, DATA + 0x10000, pat + A, B);
+	vdh_put(&f->h, DATA + 0x20000, pat + A + B, C);
+	vdh_put(&f->h, DATA + 0x30000, pat + N, 4);
 	struct vqd_buf big[] = { rbuf(DATA, A), rbuf(DATA + 0x10000, B), rbuf(DATA + 0x20000, C) };
 	struct vqd_buf tail[] = { rbuf(DATA + 0x30000, 4) };
-	int h1 = vqd_add(&f->d[1], big, 3);
-	int h2 = vqd_add(&f->d[1], tail, 1);
+	int h1 = vqd_add(&f->h.d[1], big, 3);
+	int h2 = vqd_add(&f->h.d[1], tail, 1);
 	assert_true(h1 >= 0 && h2 >= 0);
-	vqd_publish(&f->d[1]);
-	assert_int_equal(evfd_signal(f->kick[1]), 0);
+	vqd_publish(&f->h.d[1]);
+	vdh_kick(&f->h, 1);
 
 	/* The pipe fills; nothing completes; a kick while blocked changes
 	 * nothing. */
-	expect_no_used(f, 1);
-	assert_int_equal(evfd_signal(f->kick[1]), 0);
-	expect_no_used(f, 1);
+	vdh_expect_no_used(&f->h, 1);
+	vdh_kick(&f->h, 1);
+	vdh_expect_no_used(&f->h, 1);
 	int n = -1;
 	assert_int_equal(ioctl(f->out_r, FIONREAD, &n), 0);
 	assert_int_equal(n, cap);
@@ -343,17 +263,17 @@ static void test_tx_blocked_output(void **state)
 	assert_non_null(got);
 	read_out(f, got, N + 4);
 	assert_memory_equal(got, pat, N + 4);
-	wait_used(f, 1, h1, 0);
-	wait_used(f, 1, h2, 0);
+	vdh_wait_used(&f->h, 1, h1, 0);
+	vdh_wait_used(&f->h, 1, h2, 0);
 	expect_out_empty(f);
 
 	/* And the queue keeps working. */
 	struct vqd_buf again[] = { rbuf(DATA + 0x30000, 4) };
-	int h3 = add_kick(f, 1, again, 1);
+	int h3 = vdh_add_kick(&f->h, 1, again, 1);
 	char t[4];
 	read_out(f, t, 4);
 	assert_memory_equal(t, "tail", 4);
-	wait_used(f, 1, h3, 0);
+	vdh_wait_used(&f->h, 1, h3, 0);
 	free(got);
 	free(pat);
 	fixture_free(f);
@@ -365,8 +285,8 @@ static void test_destroy_while_blocked(void **state)
 	struct fixture *f = fixture_new();
 	assert_true(fcntl(f->out_r, F_SETPIPE_SZ, 4096) >= 4096);
 	struct vqd_buf big[] = { rbuf(DATA, 0x10000) };
-	(void)add_kick(f, 1, big, 1);
-	expect_no_used(f, 1);
+	(void)vdh_add_kick(&f->h, 1, big, 1);
+	vdh_expect_no_used(&f->h, 1);
 	/* Reset and destroy do not wait for the output. */
 	f->dev.ops->reset(f->dev.dev);
 	f->dev.ops->destroy(f->dev.dev);
@@ -381,40 +301,40 @@ static void test_malformed_chains(void **state)
 	/* Transmit: a buffer outside guest memory, then a looping chain
 	 * written by hand (descriptor 15 pointing at itself). */
 	struct vqd_buf bad[] = { rbuf(DATA, 4), rbuf(MiB(1) - 2, 4) };
-	int hb = add_kick(f, 1, bad, 2);
-	wait_used(f, 1, hb, 0);
-	assert_int_equal(vqd_write_desc(&f->d[1], QSIZE - 1, DATA, 4, VIRTQ_DESC_F_NEXT, QSIZE - 1), 0);
-	vqd_put_head(&f->d[1], QSIZE - 1);
-	vqd_publish(&f->d[1]);
-	assert_int_equal(evfd_signal(f->kick[1]), 0);
-	wait_used(f, 1, QSIZE - 1, 0);
+	int hb = vdh_add_kick(&f->h, 1, bad, 2);
+	vdh_wait_used(&f->h, 1, hb, 0);
+	assert_int_equal(vqd_write_desc(&f->h.d[1], QSIZE - 1, DATA, 4, VIRTQ_DESC_F_NEXT, QSIZE - 1), 0);
+	vqd_put_head(&f->h.d[1], QSIZE - 1);
+	vqd_publish(&f->h.d[1]);
+	vdh_kick(&f->h, 1);
+	vdh_wait_used(&f->h, 1, QSIZE - 1, 0);
 	/* A writable buffer on the transmit queue has nothing to send. */
 	struct vqd_buf wr[] = { wbuf(DATA, 4) };
-	int hw = add_kick(f, 1, wr, 1);
-	wait_used(f, 1, hw, 0);
+	int hw = vdh_add_kick(&f->h, 1, wr, 1);
+	vdh_wait_used(&f->h, 1, hw, 0);
 	expect_out_empty(f);
-	put(f, DATA + 0x100, "ok", 2);
+	vdh_put(&f->h, DATA + 0x100, "ok", 2);
 	struct vqd_buf good[] = { rbuf(DATA + 0x100, 2) };
-	int hg = add_kick(f, 1, good, 1);
+	int hg = vdh_add_kick(&f->h, 1, good, 1);
 	char out[2];
 	read_out(f, out, 2);
 	assert_memory_equal(out, "ok", 2);
-	wait_used(f, 1, hg, 0);
+	vdh_wait_used(&f->h, 1, hg, 0);
 	expect_out_empty(f);
 
 	/* Receive: a buffer outside guest memory, and a read-only one, are
 	 * handed back empty without touching the input. */
 	write_in(f, "data");
 	struct vqd_buf rbad[] = { wbuf(MiB(1) + 0x1000, 16) };
-	int hrb = add_kick(f, 0, rbad, 1);
-	wait_used(f, 0, hrb, 0);
+	int hrb = vdh_add_kick(&f->h, 0, rbad, 1);
+	vdh_wait_used(&f->h, 0, hrb, 0);
 	struct vqd_buf ro[] = { rbuf(DATA, 16) };
-	int hro = add_kick(f, 0, ro, 1);
-	wait_used(f, 0, hro, 0);
+	int hro = vdh_add_kick(&f->h, 0, ro, 1);
+	vdh_wait_used(&f->h, 0, hro, 0);
 	assert_int_equal(pending_input(f), 4);
 	struct vqd_buf rgood[] = { wbuf(DATA + 0x200, 16) };
-	int hrg = add_kick(f, 0, rgood, 1);
-	wait_used(f, 0, hrg, 4);
+	int hrg = vdh_add_kick(&f->h, 0, rgood, 1);
+	vdh_wait_used(&f->h, 0, hrg, 4);
 	expect_guest(f, DATA + 0x200, "data");
 	fixture_free(f);
 }
@@ -425,15 +345,13 @@ static void test_broken_ring(void **state)
 	struct fixture *f = fixture_new();
 	/* avail->idx jumps by more than the queue size: the device reports
 	 * the broken ring once and stops using it, without crashing. */
-	vqd_set_avail_idx(&f->d[1], QSIZE + 5);
-	assert_int_equal(evfd_signal(f->kick[1]), 0);
-	struct pollfd p = { .fd = f->error_fd, .events = POLLIN };
-	assert_int_equal(poll(&p, 1, WAIT_MS), 1);
-	assert_int_equal(evfd_drain(f->error_fd), 1);
-	assert_int_equal(evfd_signal(f->kick[1]), 0);
+	vqd_set_avail_idx(&f->h.d[1], QSIZE + 5);
+	vdh_kick(&f->h, 1);
+	vdh_expect_error(&f->h);
+	vdh_kick(&f->h, 1);
 	write_in(f, "x");
-	expect_no_used(f, 1);
-	assert_int_equal(evfd_drain(f->error_fd), 0);
+	vdh_expect_no_used(&f->h, 1);
+	vdh_expect_no_error(&f->h);
 	fixture_free(f);
 }
 
@@ -444,22 +362,22 @@ static void test_end_of_input(void **state)
 	write_in(f, "last");
 	fd_close(&f->in_w);
 	struct vqd_buf b1[] = { wbuf(DATA, 64) };
-	int h1 = add_kick(f, 0, b1, 1);
-	wait_used(f, 0, h1, 4);
+	int h1 = vdh_add_kick(&f->h, 0, b1, 1);
+	vdh_wait_used(&f->h, 0, h1, 4);
 	expect_guest(f, DATA, "last");
 	/* At end of file the next buffer is kept, not completed empty, and
 	 * the hung-up pipe does not keep the worker busy. */
 	struct vqd_buf b2[] = { wbuf(DATA + 0x100, 64) };
-	(void)add_kick(f, 0, b2, 1);
-	expect_no_used(f, 0);
+	(void)vdh_add_kick(&f->h, 0, b2, 1);
+	vdh_expect_no_used(&f->h, 0);
 	/* Output still works. */
-	put(f, DATA + 0x200, "bye", 3);
+	vdh_put(&f->h, DATA + 0x200, "bye", 3);
 	struct vqd_buf t[] = { rbuf(DATA + 0x200, 3) };
-	int ht = add_kick(f, 1, t, 1);
+	int ht = vdh_add_kick(&f->h, 1, t, 1);
 	char out[3];
 	read_out(f, out, 3);
 	assert_memory_equal(out, "bye", 3);
-	wait_used(f, 1, ht, 0);
+	vdh_wait_used(&f->h, 1, ht, 0);
 	fixture_free(f);
 }
 
@@ -470,13 +388,13 @@ static void test_no_fds(void **state)
 	fixture_start(f);
 	/* Output is discarded, receive buffers wait for input that never
 	 * comes. */
-	put(f, DATA, "void", 4);
+	vdh_put(&f->h, DATA, "void", 4);
 	struct vqd_buf t[] = { rbuf(DATA, 4) };
-	int ht = add_kick(f, 1, t, 1);
-	wait_used(f, 1, ht, 0);
+	int ht = vdh_add_kick(&f->h, 1, t, 1);
+	vdh_wait_used(&f->h, 1, ht, 0);
 	struct vqd_buf r[] = { wbuf(DATA + 0x100, 64) };
-	(void)add_kick(f, 0, r, 1);
-	expect_no_used(f, 0);
+	(void)vdh_add_kick(&f->h, 0, r, 1);
+	vdh_expect_no_used(&f->h, 0);
 	/* Config space: no feature gives it content. */
 	uint8_t cfg[12];
 	memset(cfg, 0xff, sizeof(cfg));
@@ -507,16 +425,16 @@ static void test_regular_file_io(void **state)
 	fixture_start(f);
 	struct vqd_buf b[] = { wbuf(DATA, 8) };
 	struct vqd_buf b2[] = { wbuf(DATA + 0x100, 8) };
-	int h1 = add_kick(f, 0, b, 1);
-	wait_used(f, 0, h1, 8);
-	int h2 = add_kick(f, 0, b2, 1);
-	wait_used(f, 0, h2, 3);
+	int h1 = vdh_add_kick(&f->h, 0, b, 1);
+	vdh_wait_used(&f->h, 0, h1, 8);
+	int h2 = vdh_add_kick(&f->h, 0, b2, 1);
+	vdh_wait_used(&f->h, 0, h2, 3);
 	expect_guest(f, DATA, "from a f");
 	expect_guest(f, DATA + 0x100, "ile");
-	put(f, DATA + 0x200, "to a file", 9);
+	vdh_put(&f->h, DATA + 0x200, "to a file", 9);
 	struct vqd_buf t[] = { rbuf(DATA + 0x200, 9) };
-	int ht = add_kick(f, 1, t, 1);
-	wait_used(f, 1, ht, 0);
+	int ht = vdh_add_kick(&f->h, 1, t, 1);
+	vdh_wait_used(&f->h, 1, ht, 0);
 	char got[9];
 	assert_int_equal(pread(check, got, 9, 0), 9);
 	assert_memory_equal(got, "to a file", 9);

@@ -19,16 +19,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "base/eventfd.h"
-#include "fakes/virtq_driver.h"
+#include "fakes/device_harness.h"
 #include "net/net.h"
 #include "virtio/net/net.h"
 
 #define B(n) VIRTIO_BIT(n)
 #define MEM_SIZE MiB(8)
-#define RING(q) (0x10000ULL + (uint64_t)(q) * 0x4000)
+#define RING_BASE 0x10000ULL /* queue q's rings at RING_BASE + q * RING_STRIDE */
+#define RING_STRIDE 0x4000ULL
 #define DATA_BASE 0x100000ULL
-#define MAX_Q (2 * 4 + 1)
 
 /* Everything a Linux guest asks for, less MRG_RXBUF and MQ. */
 #define FEAT_BASE                                                                                            \
@@ -104,16 +103,12 @@ static void fake_reset(void)
 /* ---- fixture ---- */
 
 struct fx {
-	struct guest_memory gm;
+	struct device_harness h;
 	struct virtio_device dev;
 	unsigned pairs;
 	int dev_fd[4];	/* the device's "TAP" ends (owned by the device) */
 	int peer_fd[4]; /* the host side of each "TAP" */
 	unsigned nq;
-	bool enabled[MAX_Q];
-	struct virtq_driver d[MAX_Q];
-	int kick[MAX_Q], call[MAX_Q];
-	int error_fd, config_fd;
 	uint64_t features;
 	uint64_t next_data;
 };
@@ -128,33 +123,17 @@ static uint64_t alloc_data(struct fx *f, uint64_t len)
 	return a;
 }
 
+/* Activates with f->features over fresh rings of the device's maximum
+ * size, for the queues those features put in use. */
 static void fx_activate(struct fx *f)
 {
 	bool mq = f->features & B(VIRTIO_NET_F_MQ);
 	unsigned used = mq ? f->pairs : 1;
-	struct virtio_activation *act = calloc(1, sizeof(*act));
-	assert_non_null(act);
-	act->gm = &f->gm;
-	act->features = f->features;
-	act->nr_queues = f->nq;
-	act->config_fd = f->config_fd;
-	act->error_fd = f->error_fd;
-	bool event_idx = f->features & B(VIRTIO_F_EVENT_IDX);
-	bool indirect = f->features & B(VIRTIO_F_INDIRECT_DESC);
 	for (unsigned q = 0; q < f->nq; q++) {
-		vqd_destroy(&f->d[q]);
-		memset(&f->d[q], 0, sizeof(f->d[q]));
-		f->enabled[q] = q < 2 * used || ((f->features & B(VIRTIO_NET_F_CTRL_VQ)) && q == 2 * used);
-		act->queues[q].kick_fd = f->kick[q];
-		act->queues[q].call_fd = f->call[q];
-		if (!f->enabled[q])
-			continue;
-		uint16_t size = f->dev.ops->queue_max_size(f->dev.dev, q);
-		assert_int_equal(vqd_init(&f->d[q], &f->gm, GPA(RING(q)), size), 0);
-		act->queues[q].cfg = vqd_config(&f->d[q], event_idx, indirect);
+		bool enabled = q < 2 * used || ((f->features & B(VIRTIO_NET_F_CTRL_VQ)) && q == 2 * used);
+		vdh_queue_init(&f->h, q, enabled ? f->dev.ops->queue_max_size(f->dev.dev, q) : 0);
 	}
-	assert_int_equal(f->dev.ops->activate(f->dev.dev, act), 0);
-	free(act);
+	vdh_activate(&f->h, &f->dev, f->features);
 }
 
 /* A device with `pairs` pairs, of which the driver accepted `features`;
@@ -164,8 +143,6 @@ static struct fx *fx_new_opts(unsigned pairs, uint64_t features, int sndbuf, boo
 	fake_reset();
 	struct fx *f = calloc(1, sizeof(*f));
 	assert_non_null(f);
-	struct gm_range r[] = { { GPA(0), MEM_SIZE } };
-	assert_int_equal(gm_create(&f->gm, r, 1), 0);
 	f->pairs = pairs;
 	f->features = features;
 	f->next_data = DATA_BASE;
@@ -183,14 +160,10 @@ static struct fx *fx_new_opts(unsigned pairs, uint64_t features, int sndbuf, boo
 	assert_int_equal(virtio_net_create(f->dev_fd, &o, &f->dev), 0);
 	assert_int_equal(features & ~f->dev.ops->features(f->dev.dev), 0);
 	f->nq = f->dev.ops->num_queues(f->dev.dev);
-	assert_true(f->nq <= MAX_Q);
-	for (unsigned q = 0; q < f->nq; q++) {
-		f->kick[q] = evfd_create();
-		f->call[q] = evfd_create();
-		assert_true(f->kick[q] >= 0 && f->call[q] >= 0);
-	}
-	f->error_fd = evfd_create();
-	f->config_fd = evfd_create();
+	/* Rings come with each activation, sized as the device allows. */
+	const struct gm_range r[] = { { GPA(0), MEM_SIZE } };
+	vdh_init(&f->h, &(struct vdh_layout){ .ranges = r, .nr_ranges = 1, .nr_queues = f->nq,
+					      .ring_base = GPA(RING_BASE), .ring_stride = RING_STRIDE });
 	if (activate)
 		fx_activate(f);
 	return f;
@@ -201,37 +174,10 @@ static struct fx *fx_new(unsigned pairs, uint64_t features) { return fx_new_opts
 static void fx_free(struct fx *f)
 {
 	f->dev.ops->destroy(f->dev.dev);
-	for (unsigned q = 0; q < f->nq; q++) {
-		vqd_destroy(&f->d[q]);
-		close(f->kick[q]);
-		close(f->call[q]);
-	}
+	vdh_destroy(&f->h);
 	for (unsigned i = 0; i < f->pairs; i++)
 		close(f->peer_fd[i]);
-	close(f->error_fd);
-	close(f->config_fd);
-	gm_destroy(&f->gm);
 	free(f);
-}
-
-static void kick(struct fx *f, unsigned q) { assert_int_equal(evfd_signal(f->kick[q]), 0); }
-
-/* Waits up to 5 s for the next used element of queue q. */
-static void wait_used(struct fx *f, unsigned q, uint16_t *id, uint32_t *len)
-{
-	for (int i = 0; i < 5000; i++) {
-		if (vqd_get_used(&f->d[q], id, len) == 1)
-			return;
-		usleep(1000);
-	}
-	fail_msg("queue %u: no used element", q);
-}
-
-/* True if queue q published nothing more within ms. */
-static bool quiet(struct fx *f, unsigned q, int ms)
-{
-	usleep((useconds_t)ms * 1000);
-	return vqd_used_idx(&f->d[q]) == f->d[q].last_used;
 }
 
 static bool readable(int fd, int ms)
@@ -274,12 +220,12 @@ static int add_tx(struct fx *f, unsigned q, const uint8_t *msg, size_t len, cons
 	assert_true(n <= 16);
 	for (size_t i = 0; i < n; i++) {
 		uint64_t a = alloc_data(f, pieces[i]);
-		assert_int_equal(gm_write(&f->gm, GPA(a), msg + off, pieces[i]), 0);
+		vdh_put(&f->h, a, msg + off, pieces[i]);
 		bufs[i] = (struct vqd_buf){ GPA(a), (uint32_t)pieces[i], false };
 		off += pieces[i];
 	}
 	assert_int_equal(off, len);
-	int head = vqd_add(&f->d[q], bufs, n);
+	int head = vqd_add(&f->h.d[q], bufs, n);
 	assert_true(head >= 0);
 	return head;
 }
@@ -288,9 +234,9 @@ static int add_tx(struct fx *f, unsigned q, const uint8_t *msg, size_t len, cons
 static uint64_t add_rx(struct fx *f, unsigned q, uint32_t len, int *head)
 {
 	uint64_t a = alloc_data(f, len);
-	assert_int_equal(gm_fill(&f->gm, GPA(a), 0xee, len), 0);
+	vdh_fill(&f->h, a, 0xee, len);
 	struct vqd_buf b = { GPA(a), len, true };
-	int h = vqd_add(&f->d[q], &b, 1);
+	int h = vqd_add(&f->h.d[q], &b, 1);
 	assert_true(h >= 0);
 	if (head)
 		*head = h;
@@ -545,11 +491,11 @@ static void test_activate_programs_tap(void **state)
 	fill_pattern(msg + 12, 60, 3);
 	size_t pieces[] = { sizeof(msg) };
 	int head = add_tx(f, 1, msg, sizeof(msg), pieces, 1);
-	vqd_publish(&f->d[1]);
-	kick(f, 1);
+	vqd_publish(&f->h.d[1]);
+	vdh_kick(&f->h, 1);
 	uint16_t id;
 	uint32_t len;
-	wait_used(f, 1, &id, &len);
+	vdh_next_used(&f->h, 1, &id, &len);
 	assert_int_equal(id, head);
 	uint8_t got[256];
 	assert_int_equal(peer_recv(f, 0, got, sizeof(got)), sizeof(msg));
@@ -579,15 +525,15 @@ static void test_tx_split_frame(void **state)
 	fill_pattern(msg2 + 12, 64, 2);
 	size_t p2[] = { sizeof(msg2) };
 	int head2 = add_tx(f, 1, msg2, sizeof(msg2), p2, 1);
-	vqd_publish(&f->d[1]);
-	kick(f, 1);
+	vqd_publish(&f->h.d[1]);
+	vdh_kick(&f->h, 1);
 
 	uint16_t id;
 	uint32_t len;
-	wait_used(f, 1, &id, &len);
+	vdh_next_used(&f->h, 1, &id, &len);
 	assert_int_equal(id, head);
 	assert_int_equal(len, 0);
-	wait_used(f, 1, &id, &len);
+	vdh_next_used(&f->h, 1, &id, &len);
 	assert_int_equal(id, head2);
 	uint8_t got[4096];
 	assert_int_equal(peer_recv(f, 0, got, sizeof(got)), sizeof(msg));
@@ -621,19 +567,19 @@ static void test_tx_malformed_refused(void **state)
 	uint64_t big = alloc_data(f, 70000);
 	struct vqd_buf bb = { GPA(big), 70000, false };
 	h = hdr_none();
-	assert_int_equal(gm_write(&f->gm, GPA(big), &h, 12), 0);
-	assert_true(vqd_add(&f->d[1], &bb, 1) >= 0);
+	vdh_put(&f->h, big, &h, 12);
+	assert_true(vqd_add(&f->h.d[1], &bb, 1) >= 0);
 	/* Then a good one. */
 	h = hdr_none();
 	memcpy(msg, &h, 12);
 	int good = add_tx(f, 1, msg, sizeof(msg), one, 1);
-	vqd_publish(&f->d[1]);
-	kick(f, 1);
+	vqd_publish(&f->h.d[1]);
+	vdh_kick(&f->h, 1);
 
 	uint16_t id;
 	uint32_t len;
 	for (int i = 0; i < 5; i++) {
-		wait_used(f, 1, &id, &len);
+		vdh_next_used(&f->h, 1, &id, &len);
 		assert_int_equal(len, 0);
 	}
 	assert_int_equal(id, good);
@@ -642,7 +588,7 @@ static void test_tx_malformed_refused(void **state)
 	assert_memory_equal(got, msg, sizeof(msg));
 	/* Nothing else reached the TAP. */
 	assert_false(readable(f->peer_fd[0], 50));
-	assert_false(readable(f->error_fd, 0));
+	vdh_expect_no_error(&f->h);
 	fx_free(f);
 }
 
@@ -650,7 +596,7 @@ static void test_tx_bad_chains(void **state)
 {
 	(void)state;
 	struct fx *f = fx_new(1, FEAT_BASE);
-	struct virtq_driver *d = &f->d[1];
+	struct virtq_driver *d = &f->h.d[1];
 	uint64_t a = alloc_data(f, 64);
 	/* A descriptor that loops onto itself, and one outside guest memory. */
 	assert_int_equal(vqd_write_desc(d, 250, a, 64, VIRTQ_DESC_F_NEXT, 250), 0);
@@ -658,13 +604,13 @@ static void test_tx_bad_chains(void **state)
 	assert_int_equal(vqd_write_desc(d, 251, 0xfffff0000ULL, 4096, 0, 0), 0);
 	vqd_put_head(d, 251);
 	vqd_publish(d);
-	kick(f, 1);
+	vdh_kick(&f->h, 1);
 	uint16_t id;
 	uint32_t len;
-	wait_used(f, 1, &id, &len);
+	vdh_next_used(&f->h, 1, &id, &len);
 	assert_int_equal(id, 250);
 	assert_int_equal(len, 0);
-	wait_used(f, 1, &id, &len);
+	vdh_next_used(&f->h, 1, &id, &len);
 	assert_int_equal(id, 251);
 	assert_int_equal(len, 0);
 	assert_false(readable(f->peer_fd[0], 20));
@@ -676,13 +622,13 @@ static void test_tx_bad_chains(void **state)
 	size_t pieces[] = { 12, 80 };
 	int head = add_tx(f, 1, msg, sizeof(msg), pieces, 2);
 	vqd_publish(d);
-	kick(f, 1);
-	wait_used(f, 1, &id, &len);
+	vdh_kick(&f->h, 1);
+	vdh_next_used(&f->h, 1, &id, &len);
 	assert_int_equal(id, head);
 	uint8_t got[256];
 	assert_int_equal(peer_recv(f, 0, got, sizeof(got)), sizeof(msg));
 	assert_memory_equal(got, msg, sizeof(msg));
-	assert_false(readable(f->error_fd, 0));
+	vdh_expect_no_error(&f->h);
 	fx_free(f);
 }
 
@@ -700,11 +646,11 @@ static void test_tx_waits_when_tap_full(void **state)
 		size_t pieces[] = { 12, LEN - 12 };
 		add_tx(f, 1, msgs[i], LEN, pieces, 2);
 	}
-	vqd_publish(&f->d[1]);
-	kick(f, 1);
+	vqd_publish(&f->h.d[1]);
+	vdh_kick(&f->h, 1);
 	usleep(100 * 1000);
 	/* Stopped short, nothing dropped: the rest goes as the host reads. */
-	uint16_t done = vqd_used_idx(&f->d[1]);
+	uint16_t done = vqd_used_idx(&f->h.d[1]);
 	assert_true(done < N);
 	uint8_t got[2048];
 	for (int i = 0; i < N; i++) {
@@ -715,8 +661,8 @@ static void test_tx_waits_when_tap_full(void **state)
 	uint16_t id;
 	uint32_t len;
 	for (int i = 0; i < N; i++)
-		wait_used(f, 1, &id, &len);
-	assert_false(readable(f->error_fd, 0));
+		vdh_next_used(&f->h, 1, &id, &len);
+	vdh_expect_no_error(&f->h);
 	fx_free(f);
 }
 
@@ -736,7 +682,7 @@ static size_t make_packet(uint8_t *buf, uint8_t flags, size_t len, unsigned seed
 static void check_rx_header(struct fx *f, uint64_t addr, uint8_t flags, uint16_t num_buffers)
 {
 	struct virtio_net_hdr12 h;
-	assert_int_equal(gm_read(&f->gm, GPA(addr), &h, sizeof(h)), 0);
+	vdh_get(&f->h, addr, &h, sizeof(h));
 	assert_int_equal(h.flags, flags);
 	assert_int_equal(le16_get(h.num_buffers), num_buffers);
 }
@@ -748,19 +694,19 @@ static void test_rx_one_chain(void **state)
 	/* One chain of two descriptors, 2048 bytes. */
 	uint64_t a = alloc_data(f, 100), b = alloc_data(f, 1948);
 	struct vqd_buf bufs[] = { { GPA(a), 100, true }, { GPA(b), 1948, true } };
-	int head = vqd_add(&f->d[0], bufs, 2);
-	vqd_publish(&f->d[0]);
-	kick(f, 0);
+	int head = vqd_add(&f->h.d[0], bufs, 2);
+	vqd_publish(&f->h.d[0]);
+	vdh_kick(&f->h, 0);
 	static uint8_t pkt[2048], got[2048];
 	size_t n = make_packet(pkt, VIRTIO_NET_HDR_F_DATA_VALID, 500, 4);
 	peer_send(f, 0, pkt, n);
 	uint16_t id;
 	uint32_t len;
-	wait_used(f, 0, &id, &len);
+	vdh_next_used(&f->h, 0, &id, &len);
 	assert_int_equal(id, head);
 	assert_int_equal(len, n);
-	assert_int_equal(gm_read(&f->gm, GPA(a), got, 100), 0);
-	assert_int_equal(gm_read(&f->gm, GPA(b), got + 100, n - 100), 0);
+	vdh_get(&f->h, a, got, 100);
+	vdh_get(&f->h, b, got + 100, n - 100);
 	check_rx_header(f, a, VIRTIO_NET_HDR_F_DATA_VALID, 1);
 	assert_memory_equal(got + 12, pkt + 12, n - 12);
 	fx_free(f);
@@ -769,10 +715,10 @@ static void test_rx_one_chain(void **state)
 	f = fx_new(1, FEAT_BASE & ~(B(VIRTIO_NET_F_GUEST_CSUM) | B(VIRTIO_NET_F_GUEST_TSO4) |
 				    B(VIRTIO_NET_F_GUEST_TSO6) | B(VIRTIO_NET_F_GUEST_ECN)));
 	a = add_rx(f, 0, 1600, &head);
-	vqd_publish(&f->d[0]);
-	kick(f, 0);
+	vqd_publish(&f->h.d[0]);
+	vdh_kick(&f->h, 0);
 	peer_send(f, 0, pkt, n);
-	wait_used(f, 0, &id, &len);
+	vdh_next_used(&f->h, 0, &id, &len);
 	assert_int_equal(len, n);
 	check_rx_header(f, a, 0, 1);
 	fx_free(f);
@@ -784,21 +730,21 @@ static void test_rx_too_big_without_mrg(void **state)
 	struct fx *f = fx_new(1, FEAT_BASE);
 	int head;
 	uint64_t a = add_rx(f, 0, 256, &head);
-	vqd_publish(&f->d[0]);
-	kick(f, 0);
+	vqd_publish(&f->h.d[0]);
+	vdh_kick(&f->h, 0);
 	static uint8_t pkt[2048], got[256];
 	/* Larger than the only buffer, and no merging: dropped, the buffer
 	 * stays for the next packet. */
 	peer_send(f, 0, pkt, make_packet(pkt, 0, 1000, 1));
-	assert_true(quiet(f, 0, 50));
+	vdh_expect_no_used(&f->h, 0);
 	size_t n = make_packet(pkt, 0, 100, 2);
 	peer_send(f, 0, pkt, n);
 	uint16_t id;
 	uint32_t len;
-	wait_used(f, 0, &id, &len);
+	vdh_next_used(&f->h, 0, &id, &len);
 	assert_int_equal(id, head);
 	assert_int_equal(len, n);
-	assert_int_equal(gm_read(&f->gm, GPA(a), got, n), 0);
+	vdh_get(&f->h, a, got, n);
 	assert_memory_equal(got + 12, pkt + 12, n - 12);
 	fx_free(f);
 }
@@ -813,11 +759,11 @@ static void check_merged(struct fx *f, const uint64_t *addrs, const int *heads, 
 	for (unsigned i = 0; i < k; i++) {
 		uint16_t id;
 		uint32_t len;
-		wait_used(f, 0, &id, &len);
+		vdh_next_used(&f->h, 0, &id, &len);
 		assert_int_equal(id, heads[i]);
 		uint32_t want = n - off < bufsz ? (uint32_t)(n - off) : bufsz;
 		assert_int_equal(len, want);
-		assert_int_equal(gm_read(&f->gm, GPA(addrs[i]), got + off, len), 0);
+		vdh_get(&f->h, addrs[i], got + off, len);
 		off += len;
 	}
 	assert_int_equal(off, n);
@@ -833,8 +779,8 @@ static void test_rx_merged_bounce(void **state)
 	int heads[8];
 	for (int i = 0; i < 8; i++)
 		addrs[i] = add_rx(f, 0, 256, &heads[i]);
-	vqd_publish(&f->d[0]);
-	kick(f, 0);
+	vqd_publish(&f->h.d[0]);
+	vdh_kick(&f->h, 0);
 	static uint8_t pkt[2048];
 	size_t n = make_packet(pkt, 0, 1000, 7); /* 1012 bytes: four buffers */
 	peer_send(f, 0, pkt, n);
@@ -854,8 +800,8 @@ static void test_rx_merged_direct(void **state)
 	int heads[20];
 	for (int i = 0; i < 20; i++)
 		addrs[i] = add_rx(f, 0, 4096, &heads[i]);
-	vqd_publish(&f->d[0]);
-	kick(f, 0);
+	vqd_publish(&f->h.d[0]);
+	vdh_kick(&f->h, 0);
 	static uint8_t pkt[70000];
 	size_t n = make_packet(pkt, 0, 10000, 3); /* three buffers */
 	peer_send(f, 0, pkt, n);
@@ -875,30 +821,30 @@ static void test_rx_waits_for_buffers(void **state)
 	size_t n = make_packet(pkt, 0, 300, 11);
 	peer_send(f, 0, pkt, n);
 	/* No buffers: nothing used, and the packet is still in the "TAP". */
-	assert_true(quiet(f, 0, 50));
+	vdh_expect_no_used(&f->h, 0);
 	assert_int_equal(recv(f->dev_fd[0], peek, sizeof(peek), MSG_PEEK | MSG_DONTWAIT), n);
 	uint64_t addrs[4];
 	int heads[4];
 	addrs[0] = add_rx(f, 0, 1024, &heads[0]);
-	vqd_publish(&f->d[0]);
-	kick(f, 0);
+	vqd_publish(&f->h.d[0]);
+	vdh_kick(&f->h, 0);
 	check_merged(f, addrs, heads, 1, 1024, pkt, n);
 
 	/* A packet bigger than the buffers on offer waits in the device until
 	 * the driver adds more, then arrives whole. */
 	addrs[0] = add_rx(f, 0, 256, &heads[0]);
 	addrs[1] = add_rx(f, 0, 256, &heads[1]);
-	vqd_publish(&f->d[0]);
-	kick(f, 0);
+	vqd_publish(&f->h.d[0]);
+	vdh_kick(&f->h, 0);
 	n = make_packet(pkt, 0, 1000, 12);
 	peer_send(f, 0, pkt, n);
-	assert_true(quiet(f, 0, 50));
+	vdh_expect_no_used(&f->h, 0);
 	addrs[2] = add_rx(f, 0, 256, &heads[2]);
 	addrs[3] = add_rx(f, 0, 256, &heads[3]);
-	vqd_publish(&f->d[0]);
-	kick(f, 0);
+	vqd_publish(&f->h.d[0]);
+	vdh_kick(&f->h, 0);
 	check_merged(f, addrs, heads, 4, 256, pkt, n);
-	assert_false(readable(f->error_fd, 0));
+	vdh_expect_no_error(&f->h);
 	fx_free(f);
 }
 
@@ -906,7 +852,7 @@ static void test_rx_bad_chains(void **state)
 {
 	(void)state;
 	struct fx *f = fx_new(1, FEAT_MRG);
-	struct virtq_driver *d = &f->d[0];
+	struct virtq_driver *d = &f->h.d[0];
 	uint64_t a = alloc_data(f, 64);
 	assert_int_equal(vqd_write_desc(d, 250, a, 64, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 250), 0);
 	vqd_put_head(d, 250);
@@ -916,12 +862,12 @@ static void test_rx_bad_chains(void **state)
 	int good;
 	uint64_t ga = add_rx(f, 0, 2048, &good);
 	vqd_publish(d);
-	kick(f, 0);
+	vdh_kick(&f->h, 0);
 	uint16_t id;
 	uint32_t len;
 	int want[] = { 250, h1, h2 };
 	for (int i = 0; i < 3; i++) {
-		wait_used(f, 0, &id, &len);
+		vdh_next_used(&f->h, 0, &id, &len);
 		assert_int_equal(id, want[i]);
 		assert_int_equal(len, 0);
 	}
@@ -929,7 +875,7 @@ static void test_rx_bad_chains(void **state)
 	size_t n = make_packet(pkt, 0, 200, 1);
 	peer_send(f, 0, pkt, n);
 	check_merged(f, &ga, &good, 1, 2048, pkt, n);
-	assert_false(readable(f->error_fd, 0));
+	vdh_expect_no_error(&f->h);
 	fx_free(f);
 }
 
@@ -941,23 +887,23 @@ static uint8_t ctrl_cmd(struct fx *f, uint8_t cls, uint8_t cmd, const uint8_t *d
 	unsigned q = 2 * f->pairs;
 	uint64_t a = alloc_data(f, 2 + len), ack = alloc_data(f, 1);
 	uint8_t head[2] = { cls, cmd };
-	assert_int_equal(gm_write(&f->gm, GPA(a), head, 2), 0);
+	vdh_put(&f->h, a, head, 2);
 	if (len)
-		assert_int_equal(gm_write(&f->gm, GPA(a + 2), data, len), 0);
-	assert_int_equal(gm_fill(&f->gm, GPA(ack), 0x55, 1), 0);
+		vdh_put(&f->h, a + 2, data, len);
+	vdh_fill(&f->h, ack, 0x55, 1);
 	struct vqd_buf bufs[] = { { GPA(a), (uint32_t)(2 + len), false }, { GPA(ack), 1, true } };
-	int h = vqd_add(&f->d[q], bufs, 2);
+	int h = vqd_add(&f->h.d[q], bufs, 2);
 	assert_true(h >= 0);
-	vqd_publish(&f->d[q]);
-	kick(f, q);
+	vqd_publish(&f->h.d[q]);
+	vdh_kick(&f->h, q);
 	uint16_t id;
 	uint32_t l;
-	wait_used(f, q, &id, &l);
+	vdh_next_used(&f->h, q, &id, &l);
 	assert_int_equal(id, h);
 	if (used)
 		*used = l;
 	uint8_t v;
-	assert_int_equal(gm_read(&f->gm, GPA(ack), &v, 1), 0);
+	vdh_get(&f->h, ack, &v, 1);
 	return v;
 }
 
@@ -973,12 +919,12 @@ static void test_mq_pairs_set(void **state)
 	int heads[1];
 	uint64_t addrs[1];
 	addrs[0] = add_rx(f, 2, 2048, &heads[0]);
-	vqd_publish(&f->d[2]);
-	kick(f, 2);
+	vqd_publish(&f->h.d[2]);
+	vdh_kick(&f->h, 2);
 	static uint8_t pkt[2048];
 	size_t n = make_packet(pkt, 0, 400, 21);
 	peer_send(f, 1, pkt, n);
-	assert_true(quiet(f, 2, 50));
+	vdh_expect_no_used(&f->h, 2);
 
 	uint32_t used;
 	uint8_t three[2] = { 3, 0 }, two[2] = { 2, 0 }, one[2] = { 1, 0 }, on[1] = { 1 };
@@ -987,14 +933,14 @@ static void test_mq_pairs_set(void **state)
 	assert_int_equal(used, 1);
 	assert_int_equal(ctrl_cmd(f, 77, 0, NULL, 0, NULL), VIRTIO_NET_ERR);
 	assert_int_equal(ctrl_cmd(f, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, on, 1, NULL), VIRTIO_NET_OK);
-	assert_true(quiet(f, 2, 20));
+	vdh_expect_no_used(&f->h, 2);
 	assert_int_equal(ctrl_cmd(f, VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, two, 2, &used),
 			 VIRTIO_NET_OK);
 	assert_int_equal(fake_get(fake.attached, fd1), 1);
 	/* Pair 1 now receives the packet that waited in its TAP queue ... */
 	uint16_t id;
 	uint32_t len;
-	wait_used(f, 2, &id, &len);
+	vdh_next_used(&f->h, 2, &id, &len);
 	assert_int_equal(id, heads[0]);
 	assert_int_equal(len, n);
 	check_rx_header(f, addrs[0], 0, 1);
@@ -1005,9 +951,9 @@ static void test_mq_pairs_set(void **state)
 	fill_pattern(msg + 12, 50, 1);
 	size_t pieces[] = { sizeof(msg) };
 	add_tx(f, 3, msg, sizeof(msg), pieces, 1);
-	vqd_publish(&f->d[3]);
-	kick(f, 3);
-	wait_used(f, 3, &id, &len);
+	vqd_publish(&f->h.d[3]);
+	vdh_kick(&f->h, 3);
+	vdh_next_used(&f->h, 3, &id, &len);
 	uint8_t got[256];
 	assert_int_equal(peer_recv(f, 1, got, sizeof(got)), sizeof(msg));
 	assert_memory_equal(got, msg, sizeof(msg));
@@ -1019,13 +965,13 @@ static void test_mq_pairs_set(void **state)
 	/* A command with no room for an ack is completed empty. */
 	uint64_t a = alloc_data(f, 4);
 	struct vqd_buf ro = { GPA(a), 4, false };
-	int hh = vqd_add(&f->d[4], &ro, 1);
-	vqd_publish(&f->d[4]);
-	kick(f, 4);
-	wait_used(f, 4, &id, &len);
+	int hh = vqd_add(&f->h.d[4], &ro, 1);
+	vqd_publish(&f->h.d[4]);
+	vdh_kick(&f->h, 4);
+	vdh_next_used(&f->h, 4, &id, &len);
 	assert_int_equal(id, hh);
 	assert_int_equal(len, 0);
-	assert_false(readable(f->error_fd, 0));
+	vdh_expect_no_error(&f->h);
 
 	/* Reset re-attaches the queue it detached. */
 	f->dev.ops->reset(f->dev.dev);
@@ -1038,20 +984,20 @@ static void test_broken_ring_signals_error(void **state)
 	(void)state;
 	struct fx *f = fx_new(1, FEAT_BASE);
 	/* avail->idx moved by more than the queue size. */
-	vqd_set_avail_idx(&f->d[1], 300);
-	kick(f, 1);
-	assert_true(readable(f->error_fd, 5000));
+	vqd_set_avail_idx(&f->h.d[1], 300);
+	vdh_kick(&f->h, 1);
+	vdh_expect_error(&f->h);
 	/* The other queue keeps working until the reset. */
 	int head;
 	add_rx(f, 0, 2048, &head);
-	vqd_publish(&f->d[0]);
-	kick(f, 0);
+	vqd_publish(&f->h.d[0]);
+	vdh_kick(&f->h, 0);
 	static uint8_t pkt[256];
 	size_t n = make_packet(pkt, 0, 100, 1);
 	peer_send(f, 0, pkt, n);
 	uint16_t id;
 	uint32_t len;
-	wait_used(f, 0, &id, &len);
+	vdh_next_used(&f->h, 0, &id, &len);
 	assert_int_equal(len, n);
 	fx_free(f);
 }
