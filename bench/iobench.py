@@ -19,7 +19,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 SRC_ROOT = os.path.dirname(BENCH_DIR)
@@ -212,6 +211,3 @@ def argv_line(name, vmm, b):
     g.agent_in, g.agent_out = "DIR/agent.in", "DIR/agent.out"
     return "%-9s %s" % (name + ":", " ".join(shlex.quote(x) for x in vmm.argv(g)))
 
-
-__all__ = ["Bench", "Disk", "GuestError", "common_args", "make_vmm", "mount_tools", "shutdown",
-           "cmdline_note", "argv_line", "host_run", "time"]
