@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/checked.h"
@@ -204,4 +205,76 @@ int gm_discard(const struct guest_memory *gm, gpa_t addr, uint64_t len)
 	if (errno != EOPNOTSUPP && errno != ENOSYS)
 		return -errno;
 	return madvise(r->host + off, len, MADV_REMOVE) < 0 ? -errno : 0;
+}
+
+/* ---- guest memory from someone else's fds (gm_create_from_fds) ---- */
+
+static int fd_region_check(const struct gm_fd_region *r, uint64_t page, struct stat *st)
+{
+	uint64_t end;
+	if (r->size == 0 || (gpa_val(r->base) | r->size | r->fd_offset) & (page - 1))
+		return -EINVAL;
+	if (!ck_add_u64(gpa_val(r->base), r->size, &end) || !ck_add_u64(r->fd_offset, r->size, &end))
+		return -EINVAL;
+	if (fstat(r->fd, st) < 0)
+		return -errno;
+	if (!S_ISREG(st->st_mode))
+		return -ENODEV;
+	/* Mapping past the end of the file would turn accesses into SIGBUS. */
+	if (st->st_size < 0 || end > (uint64_t)st->st_size)
+		return -EINVAL;
+	return 0;
+}
+
+int gm_create_from_fds(struct guest_memory *gm, const struct gm_fd_region *regions, size_t n)
+{
+	memset(gm, 0, sizeof(*gm));
+	gm->memfd = -1;
+	if (n == 0 || n > GM_MAX_REGIONS)
+		return -EINVAL;
+	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+	/* Sort a copy by base (insertion sort: n <= GM_MAX_REGIONS), then
+	 * the same checks as gm_create's ranges. */
+	struct gm_fd_region sorted[GM_MAX_REGIONS];
+	for (size_t i = 0; i < n; i++) {
+		size_t j = i;
+		while (j > 0 && gpa_val(sorted[j - 1].base) > gpa_val(regions[i].base)) {
+			sorted[j] = sorted[j - 1];
+			j--;
+		}
+		sorted[j] = regions[i];
+	}
+	bool one_file = true;
+	struct stat first = { 0 };
+	uint64_t total = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct stat st;
+		int r = fd_region_check(&sorted[i], page, &st);
+		if (r < 0)
+			return r;
+		if (i + 1 < n && gpa_val(sorted[i].base) + sorted[i].size > gpa_val(sorted[i + 1].base))
+			return -EINVAL;
+		if (i == 0)
+			first = st;
+		else if (st.st_dev != first.st_dev || st.st_ino != first.st_ino)
+			one_file = false;
+		if (!ck_add_u64(total, sorted[i].size, &total))
+			return -EINVAL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		void *p = mmap(NULL, sorted[i].size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, sorted[i].fd,
+			       (off_t)sorted[i].fd_offset);
+		if (p == MAP_FAILED)
+			goto fail;
+		gm->regions[i] = (struct gm_region){ sorted[i].base, sorted[i].size, p, sorted[i].fd_offset };
+		gm->nr_regions = i + 1;
+	}
+	if (one_file && (gm->memfd = fcntl(sorted[0].fd, F_DUPFD_CLOEXEC, 0)) < 0)
+		goto fail;
+	gm->total_size = total;
+	return 0;
+fail:;
+	int err = -errno;
+	gm_destroy(gm);
+	return err;
 }

@@ -48,6 +48,27 @@ struct guest_memory {
  * destroyed (safe to pass to gm_destroy).
  */
 int gm_create(struct guest_memory *gm, const struct gm_range *ranges, size_t n) MUST_USE;
+/* One region of memory someone else created, e.g. what a vhost-user
+ * front-end hands a device process. */
+struct gm_fd_region {
+	gpa_t base;
+	uint64_t size;
+	int fd;		    /* borrowed: mapped, not kept */
+	uint64_t fd_offset; /* where the region starts in fd */
+};
+
+/*
+ * Maps regions of caller-provided fds as guest memory. Each region must be
+ * non-empty, its base, size and fd_offset page-aligned, [fd_offset,
+ * fd_offset + size) inside the fd (a regular file or memfd: fstat), and
+ * the regions must not overlap in guest physical space (any order: they
+ * are sorted here). 1..GM_MAX_REGIONS regions. gm->memfd becomes a
+ * duplicate of the fd when every region is of the same file (so
+ * gm_discard works), else -1 (gm_discard then fails with -EBADF).
+ * Returns 0, -EINVAL (bad regions), -ENODEV (fd not a regular file) or the
+ * fstat/mmap error. On failure *gm is left destroyed.
+ */
+int gm_create_from_fds(struct guest_memory *gm, const struct gm_fd_region *regions, size_t n) MUST_USE;
 /* Unmaps and closes. Accepts a zeroed or already-destroyed struct. */
 void gm_destroy(struct guest_memory *gm);
 

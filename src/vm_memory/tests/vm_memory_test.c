@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "vm_memory/vm_memory.h"
 
@@ -157,6 +158,68 @@ static void test_discard(void **state)
 	gm_destroy(&gm);
 }
 
+/* A view of someone else's memfd, as a vhost-user device process maps the
+ * front-end's guest memory: same bytes, regions checked against the fd. */
+static void test_create_from_fds(void **state)
+{
+	(void)state;
+	struct gm_range r[] = { { GPA(0), KiB(64) }, { GPA(MiB(1)), KiB(64) } };
+	struct guest_memory owner, view;
+	assert_int_equal(gm_create(&owner, r, 2), 0);
+	/* Given out of order: sorted by base. */
+	struct gm_fd_region fr[] = {
+		{ GPA(MiB(1)), KiB(64), owner.memfd, KiB(64) },
+		{ GPA(0), KiB(64), owner.memfd, 0 },
+	};
+	assert_int_equal(gm_create_from_fds(&view, fr, 2), 0);
+	assert_int_equal(view.nr_regions, 2);
+	assert_int_equal(gpa_val(view.regions[0].base), 0);
+	assert_int_equal(gm_end(&view), MiB(1) + KiB(64));
+	assert_true(view.memfd >= 0 && view.memfd != owner.memfd);
+	uint32_t v = 0x12345678, out = 0;
+	assert_int_equal(gm_write_obj(&owner, GPA(MiB(1) + 8), &v), 0);
+	assert_int_equal(gm_read_obj(&view, GPA(MiB(1) + 8), &out), 0);
+	assert_int_equal(out, v);
+	assert_int_equal(gm_read_obj(&view, GPA(KiB(64)), &out), -EFAULT);
+	gm_destroy(&view);
+
+	/* Refusals: past the end of the fd, offset overflow, misaligned,
+	 * empty, overlapping, too many, not a regular file. */
+	struct gm_fd_region past[] = { { GPA(0), KiB(128), owner.memfd, KiB(4) } };
+	assert_int_equal(gm_create_from_fds(&view, past, 1), -EINVAL);
+	struct gm_fd_region wrap[] = { { GPA(0), KiB(4), owner.memfd, UINT64_MAX - KiB(4) + 1 } };
+	assert_int_equal(gm_create_from_fds(&view, wrap, 1), -EINVAL);
+	struct gm_fd_region unaligned[] = { { GPA(0), KiB(4), owner.memfd, 512 } };
+	assert_int_equal(gm_create_from_fds(&view, unaligned, 1), -EINVAL);
+	struct gm_fd_region empty[] = { { GPA(0), 0, owner.memfd, 0 } };
+	assert_int_equal(gm_create_from_fds(&view, empty, 1), -EINVAL);
+	struct gm_fd_region overlap[] = { { GPA(0), KiB(64), owner.memfd, 0 }, { GPA(KiB(60)), KiB(4), owner.memfd, 0 } };
+	assert_int_equal(gm_create_from_fds(&view, overlap, 2), -EINVAL);
+	assert_int_equal(gm_create_from_fds(&view, fr, 0), -EINVAL);
+	assert_int_equal(gm_create_from_fds(&view, fr, GM_MAX_REGIONS + 1), -EINVAL);
+	int pfd[2];
+	assert_int_equal(pipe(pfd), 0);
+	struct gm_fd_region pipe_r[] = { { GPA(0), KiB(4), pfd[0], 0 } };
+	assert_int_equal(gm_create_from_fds(&view, pipe_r, 1), -ENODEV);
+	close(pfd[0]);
+	close(pfd[1]);
+	assert_int_equal(view.nr_regions, 0);
+	assert_int_equal(view.memfd, -1);
+	gm_destroy(&view);
+
+	/* Regions of two different files: no single memfd to discard with. */
+	struct guest_memory other;
+	struct gm_range r2[] = { { GPA(0), KiB(4) } };
+	assert_int_equal(gm_create(&other, r2, 1), 0);
+	struct gm_fd_region two[] = { { GPA(0), KiB(4), owner.memfd, 0 }, { GPA(MiB(2)), KiB(4), other.memfd, 0 } };
+	assert_int_equal(gm_create_from_fds(&view, two, 2), 0);
+	assert_int_equal(view.memfd, -1);
+	assert_int_equal(gm_discard(&view, GPA(0), KiB(4)), -EBADF);
+	gm_destroy(&view);
+	gm_destroy(&other);
+	gm_destroy(&owner);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -164,6 +227,7 @@ int main(void)
 		cmocka_unit_test(test_bad_ranges),
 		cmocka_unit_test(test_discard),
 		cmocka_unit_test(test_atomic_u16),
+		cmocka_unit_test(test_create_from_fds),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
