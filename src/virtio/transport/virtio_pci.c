@@ -216,21 +216,29 @@ static void irq_thread_handle(void *ctx, uint32_t token)
 {
 	struct virtio_pci *vp = ctx;
 	if (token == TOKEN_DEV_CONFIG || token == TOKEN_DEV_ERROR) {
-		(void)evfd_drain(token == TOKEN_DEV_CONFIG ? vp->dev_config_fd : vp->dev_error_fd);
+		/* Drained under the lock: a reset (reset_device) drains the
+		 * error eventfd too, so an error the device reported before it
+		 * was reset is either handled before the reset (which then
+		 * clears NEEDS_RESET) or dropped by it, never set on the fresh
+		 * device. The config interrupt is raised under the lock for
+		 * the same reason (reset drains the sources). */
 		pthread_mutex_lock(&vp->lock);
-		if (token == TOKEN_DEV_ERROR)
-			vp->status |= VIRTIO_STATUS_DEVICE_NEEDS_RESET;
-		vp->config_generation++;
+		if (evfd_drain(token == TOKEN_DEV_CONFIG ? vp->dev_config_fd : vp->dev_error_fd) > 0) {
+			if (token == TOKEN_DEV_ERROR)
+				vp->status |= VIRTIO_STATUS_DEVICE_NEEDS_RESET;
+			vp->config_generation++;
+			(void)evfd_signal(config_source(vp)->fd);
+		}
 		pthread_mutex_unlock(&vp->lock);
-		(void)evfd_signal(config_source(vp)->fd);
 		return;
 	}
 	if (token >= vp->nr_sources)
 		return;
-	if (evfd_drain(vp->sources[token].fd) <= 0)
-		return;
+	/* Under the lock too: reset_device drains the sources, so an
+	 * interrupt of the old incarnation never reaches the fresh device. */
 	pthread_mutex_lock(&vp->lock);
-	source_fired(vp, token);
+	if (evfd_drain(vp->sources[token].fd) > 0)
+		source_fired(vp, token);
 	pthread_mutex_unlock(&vp->lock);
 }
 
@@ -242,6 +250,10 @@ static void reset_device(struct virtio_pci *vp)
 		vp->vdev.ops->reset(vp->vdev.dev);
 		vp->active = false;
 	}
+	/* The device is stopped: an error it reported and the interrupt
+	 * thread has not handled yet belongs to the old incarnation (see
+	 * irq_thread_handle). */
+	(void)evfd_drain(vp->dev_error_fd);
 	vp->device_feature_select = vp->driver_feature_select = 0;
 	vp->driver_features = 0;
 	vp->status = 0;
