@@ -129,9 +129,7 @@ static void balloon_config_read(void *dev, uint32_t off, uint8_t *data, uint32_t
 	pthread_mutex_lock(&b->lock);
 	config_bytes(b, cfg);
 	pthread_mutex_unlock(&b->lock);
-	memset(data, 0, len);
-	if (off < CFG_SIZE)
-		memcpy(data, cfg + off, len < CFG_SIZE - off ? len : CFG_SIZE - off);
+	virtio_config_read_bytes(cfg, CFG_SIZE, off, data, len);
 }
 
 /* Only `actual` is the driver's to write; any byte of it may come alone. */

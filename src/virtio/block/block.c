@@ -100,9 +100,7 @@ static uint64_t blk_features(void *dev)
 static void blk_config_read(void *dev, uint32_t off, uint8_t *data, uint32_t len)
 {
 	struct virtio_blk *b = dev;
-	memset(data, 0, len);
-	if (off < CFG_SIZE)
-		memcpy(data, b->config + off, len < CFG_SIZE - off ? len : CFG_SIZE - off);
+	virtio_config_read_bytes(b->config, CFG_SIZE, off, data, len);
 }
 
 /* writeback is the only writable field, and only with CONFIG_WCE, which

@@ -106,4 +106,9 @@ struct virtio_device {
  * for it (vq_needs_notify). Returns 0 or the eventfd write's -errno. */
 int virtio_queue_notify(struct virtq *q, int call_fd);
 
+/* A config_read over a configuration space kept as cfg_size bytes (already
+ * little-endian): the bytes at [off, off + len) that lie inside it, zeros
+ * for the rest. */
+void virtio_config_read_bytes(const uint8_t *cfg, size_t cfg_size, uint32_t off, uint8_t *data, uint32_t len);
+
 #endif

@@ -750,9 +750,7 @@ static uint64_t net_features(void *dev)
 static void net_config_read(void *dev, uint32_t off, uint8_t *data, uint32_t len)
 {
 	struct virtio_net *net = dev;
-	memset(data, 0, len);
-	if (off < VIRTIO_NET_CFG_SIZE)
-		memcpy(data, net->config + off, len < VIRTIO_NET_CFG_SIZE - off ? len : VIRTIO_NET_CFG_SIZE - off);
+	virtio_config_read_bytes(net->config, VIRTIO_NET_CFG_SIZE, off, data, len);
 }
 
 /* mac is writable only for legacy drivers; everything else is read-only. */

@@ -71,10 +71,7 @@ static uint64_t vsock_features(void *dev)
 static void vsock_config_read(void *dev, uint32_t off, uint8_t *data, uint32_t len)
 {
 	struct virtio_vsock *v = dev;
-	memset(data, 0, len);
-	if (off < VIRTIO_VSOCK_CONFIG_SIZE)
-		memcpy(data, v->config + off,
-		       len < VIRTIO_VSOCK_CONFIG_SIZE - off ? len : VIRTIO_VSOCK_CONFIG_SIZE - off);
+	virtio_config_read_bytes(v->config, VIRTIO_VSOCK_CONFIG_SIZE, off, data, len);
 }
 
 /* guest_cid is read-only. */
