@@ -186,11 +186,18 @@ static int add_created_tap(struct vm *vm, char *err, size_t errlen)
 			 r == -EPERM ? " (needs CAP_NET_ADMIN)" : "");
 		return r;
 	}
-	const char *step = "set its address";
-	if ((r = tap_set_ipv4_addr(ifname, (struct in_addr){ n->host_ip })) < 0 ||
-	    (step = "set its netmask", r = tap_set_netmask(ifname, (struct in_addr){ n->netmask })) < 0 ||
-	    (step = "set its MAC", r = tap_set_mac(ifname, n->mac)) < 0 ||
-	    (step = "bring it up", r = tap_set_up(ifname)) < 0) {
+	/* In this order: an address first (it resets the netmask), the MAC
+	 * before the link comes up. */
+	const char *step = "configure it";
+	if ((r = tap_set_ipv4_addr(ifname, (struct in_addr){ n->host_ip })) < 0)
+		step = "set its address";
+	else if ((r = tap_set_netmask(ifname, (struct in_addr){ n->netmask })) < 0)
+		step = "set its netmask";
+	else if ((r = tap_set_mac(ifname, n->mac)) < 0)
+		step = "set its MAC";
+	else if ((r = tap_set_up(ifname)) < 0)
+		step = "bring it up";
+	if (r < 0) {
 		snprintf(err, errlen, "TAP %s: cannot %s: %s", ifname, step, strerror(-r));
 		close_fds(fds, n->vq_pairs);
 		return r;
