@@ -1,0 +1,136 @@
+/*
+ * Control socket client (see client.h).
+ *
+ * The socket is non-blocking throughout so that one deadline bounds the
+ * whole exchange: a unix connect only waits when the server's backlog is
+ * full (it then fails with EAGAIN and is retried), and the reply is
+ * awaited with poll. The path is checked with stat first so that "not a
+ * socket" is told apart from "nobody listening", which connect reports
+ * alike.
+ */
+#include "vm_control/client.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+
+#include "base/fd.h"
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Milliseconds left before deadline (-1: none), at least 0. */
+static int left_ms(int64_t deadline)
+{
+	if (deadline < 0)
+		return -1;
+	int64_t left = deadline - now_ms();
+	if (left < 0)
+		return 0;
+	return left > INT32_MAX ? INT32_MAX : (int)left;
+}
+
+static int connect_until(int fd, const struct sockaddr_un *addr, int64_t deadline)
+{
+	for (;;) {
+		if (connect(fd, (const struct sockaddr *)addr, sizeof(*addr)) == 0)
+			return 0;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EINPROGRESS)
+			return -errno;
+		if (left_ms(deadline) == 0)
+			return -ETIMEDOUT;
+		/* The backlog is full: the server is busy; retry shortly. */
+		struct timespec ts = { 0, 5 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+}
+
+int vmc_client_call(const char *socket_path, const struct vmc_request *req, struct vmc_reply *reply,
+		    int timeout_ms)
+{
+	int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	size_t plen = strlen(socket_path);
+	if (plen == 0)
+		return -ENOENT;
+	if (plen >= sizeof(addr.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(addr.sun_path, socket_path, plen + 1);
+
+	uint8_t msg[VMC_MAX_MSG];
+	int n = vmc_encode_request(req, msg, sizeof(msg));
+	if (n < 0)
+		return n;
+
+	struct stat st;
+	if (stat(socket_path, &st) < 0)
+		return -errno;
+	if (!S_ISSOCK(st.st_mode))
+		return -ENOTSOCK;
+
+	int fd SCOPED_FD = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	int rc = connect_until(fd, &addr, deadline);
+	if (rc < 0)
+		return rc == -EPROTOTYPE ? -ECONNREFUSED : rc;
+
+	for (;;) {
+		ssize_t w = send(fd, msg, (size_t)n, MSG_NOSIGNAL);
+		if (w == n)
+			break;
+		if (w >= 0)
+			return -EIO;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN)
+			return errno == EPIPE ? -ECONNRESET : -errno;
+		struct pollfd p = { .fd = fd, .events = POLLOUT };
+		int pr = poll(&p, 1, left_ms(deadline));
+		if (pr == 0)
+			return -ETIMEDOUT;
+		if (pr < 0 && errno != EINTR)
+			return -errno;
+	}
+
+	uint8_t in[VMC_MAX_MSG + 1];
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		int pr = poll(&p, 1, left_ms(deadline));
+		if (pr == 0)
+			return -ETIMEDOUT;
+		if (pr < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		struct iovec iov = { .iov_base = in, .iov_len = sizeof(in) };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+		ssize_t r = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+		if (r < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			return -errno;
+		}
+		if (r == 0)
+			return -ECONNRESET;
+		size_t len = (mh.msg_flags & MSG_TRUNC) ? sizeof(in) : (size_t)r;
+		if ((rc = vmc_decode_reply(in, len, reply)) < 0)
+			return rc;
+		/* Type 0 answers a request the server could not parse. */
+		if (reply->type != req->type && reply->type != 0)
+			return -EPROTO;
+		return 0;
+	}
+}
