@@ -5,5 +5,9 @@
 
 int cmd_run(int argc, char **argv);
 int cmd_version(int argc, char **argv);
+/* control_cmds.c: clients of a running VM's control socket. */
+int cmd_stop(int argc, char **argv);
+int cmd_balloon(int argc, char **argv);
+int cmd_balloon_stats(int argc, char **argv);
 
 #endif

@@ -75,6 +75,7 @@ struct run_config {
 	size_t nr_disks;
 	struct net_config net;
 	uint64_t cid;		       /* --cid: 0 = no vsock device */
+	const char *socket_path;       /* -s/--socket: control socket (file or directory), or NULL */
 	const char *vhost_vsock_device; /* default /dev/vhost-vsock */
 };
 

@@ -17,11 +17,14 @@ static const struct {
 } commands[] = {
 	{ "run", "boot a virtual machine", cmd_run },
 	{ "version", "print the version", cmd_version },
+	{ "stop", "stop running VMs through their control sockets", cmd_stop },
+	{ "balloon", "set the balloon size of running VMs", cmd_balloon },
+	{ "balloon_stats", "print a running VM's balloon statistics", cmd_balloon_stats },
 };
 
 /* crosvm subcommands this build does not provide yet. */
 static const char *const pending[] = {
-	"stop", "suspend", "resume", "balloon", "balloon_stats", "disk", "usb", "battery",
+	"suspend", "resume", "disk", "usb", "battery",
 	"make_rt", "create_qcow2", "create_composite", "device",
 };
 

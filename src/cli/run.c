@@ -273,6 +273,8 @@ static int setup_vcpus(struct vm *vm, char *err)
 
 static void vm_destroy(struct vm *vm)
 {
+	/* First: its handlers act on the devices destroyed below. */
+	control_close(vm);
 	vcpus_stop(vm);
 	serial_ports_destroy(vm);
 	if (vm->vcpus)
@@ -420,6 +422,8 @@ static int run_vm(const struct run_config *cfg)
 		snprintf(err, ERRLEN, "signalfd: %s", strerror(errno));
 		goto out;
 	}
+	if (control_open(&vm, err, ERRLEN) < 0)
+		goto out;
 	stdin_raw(cfg, &stdin_mode);
 	if (serial_ports_start_input(&vm) < 0 || vcpus_start(&vm) < 0) {
 		snprintf(err, ERRLEN, "cannot start threads: %s", strerror(errno));
@@ -436,6 +440,10 @@ static int run_vm(const struct run_config *cfg)
 		status = 0;
 		break;
 	case VM_EXIT_SIGNAL:
+		status = 0;
+		break;
+	case VM_EXIT_STOP:
+		log_info("stopped through the control socket");
 		status = 0;
 		break;
 	default:

@@ -27,6 +27,7 @@ enum {
 	OPT_DISK,
 	OPT_RWDISK,
 	OPT_VHOST_VSOCK_DEVICE,
+	OPT_SOCKET,
 	OPT_NET, /* OPT_NET + i: net_options[i], parsed by net_args.c */
 	OPT_UNSUPPORTED = OPT_NET + 100, /* every option from here on is recognised but refused */
 };
@@ -38,7 +39,7 @@ static const struct {
 } unsupported[] = {
 	{ "pmem-device", required_argument }, { "rw-pmem-device", required_argument },
 	{ "pstore", required_argument },
-	{ "vhost-net", no_argument },	      { "socket", required_argument },
+	{ "vhost-net", no_argument },
 	{ "seccomp-policy-dir", required_argument },
 	{ "seccomp-log-failures", no_argument },
 	{ "shared-dir", required_argument },
@@ -99,6 +100,7 @@ static const struct option supported[] = {
 	{ "disk", required_argument, NULL, OPT_DISK },
 	{ "rwdisk", required_argument, NULL, OPT_RWDISK },
 	{ "vhost-vsock-device", required_argument, NULL, OPT_VHOST_VSOCK_DEVICE },
+	{ "socket", required_argument, NULL, OPT_SOCKET },
 	{ "help", no_argument, NULL, 'h' },
 };
 
@@ -138,10 +140,7 @@ static int short_to_long(int c)
 		return OPT_ROOT;
 	if (c == 'd')
 		return OPT_DISK;
-	for (size_t i = 0; i < ARRAY_SIZE(unsupported); i++)
-		if (strcmp(unsupported[i].name, "socket") == 0)
-			return OPT_UNSUPPORTED + (int)i;
-	return '?';
+	return OPT_SOCKET;
 }
 
 int run_args_parse(int argc, char **argv, struct run_config *cfg, char *err, size_t errlen)
@@ -213,6 +212,11 @@ int run_args_parse(int argc, char **argv, struct run_config *cfg, char *err, siz
 				return r;
 			break;
 		}
+		case OPT_SOCKET:
+			if (!*optarg)
+				return fail(err, errlen, "--socket needs a path");
+			cfg->socket_path = optarg;
+			break;
 		case OPT_VHOST_VSOCK_DEVICE:
 			if (!*optarg)
 				return fail(err, errlen, "--vhost-vsock-device needs a path");
@@ -275,6 +279,7 @@ void run_args_usage(int fd)
 		"  --net-vq-pairs N       queue pairs per NIC (default 1)\n"
 		"  --cid CID              a virtio vsock device with this guest CID (3 or more)\n"
 		"  --vhost-vsock-device PATH  vhost-vsock device (default /dev/vhost-vsock)\n"
+		"  -s, --socket PATH      control socket (a directory gets crosvm-PID.sock)\n"
 		"  --syslog-tag TAG       tag for syslog output\n"
 		"  --kvm-device PATH      KVM device (default /dev/kvm)\n"
 		"  --disable-sandbox      run every device in the main process\n"

@@ -24,7 +24,7 @@
 #include "vm_memory/vm_memory.h"
 
 /* Why the VM ended; decides the exit status. */
-enum vm_exit_cause { VM_EXIT_NONE, VM_EXIT_POWEROFF, VM_EXIT_RESET, VM_EXIT_SIGNAL, VM_EXIT_ERROR };
+enum vm_exit_cause { VM_EXIT_NONE, VM_EXIT_POWEROFF, VM_EXIT_RESET, VM_EXIT_SIGNAL, VM_EXIT_STOP, VM_EXIT_ERROR };
 
 struct serial_port {
 	struct serial uart;
@@ -44,6 +44,7 @@ struct serial_port {
 
 struct virtio_pci;
 struct virtio_balloon;
+struct vmc_server;
 
 struct vcpu_thread {
 	struct kvm_vcpu vcpu;
@@ -76,6 +77,7 @@ struct vm {
 	struct virtio_pci *virtio[MAX_VIRTIO_DEVICES]; /* owned */
 	unsigned nr_virtio;
 	struct virtio_balloon *balloon; /* borrowed from its virtio_pci, or NULL */
+	struct vmc_server *control;	/* owned: the -s control socket, or NULL */
 	struct vcpu_thread *vcpus; /* owned, cfg->cpus entries */
 	int exit_evt;	/* owned: any thread signals it after setting `cause` */
 	int stop_evt;	/* owned: tells the input threads to finish */
@@ -98,6 +100,11 @@ void vcpus_stop(struct vm *vm);
  * stopped). */
 int virtio_devices_init(struct vm *vm, char *err, size_t errlen) MUST_USE;
 void virtio_devices_destroy(struct vm *vm);
+
+/* control.c: the -s control socket (a no-op without -s); close it before
+ * the devices it drives are destroyed. */
+int control_open(struct vm *vm, char *err, size_t errlen) MUST_USE;
+void control_close(struct vm *vm);
 
 /* serial_io.c: create the four UARTs with their sinks and input threads. */
 int serial_ports_init(struct vm *vm, char *err, size_t errlen) MUST_USE;

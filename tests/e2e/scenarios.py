@@ -171,6 +171,8 @@ def mem_64(vmm, assets):
 # Virtio device scenarios live in their own module and register here.
 import virtio_scenarios  # noqa: E402
 virtio_scenarios.register(scenario, check)
+import control_scenarios  # noqa: E402
+control_scenarios.register(scenario, check)
 
 
 def main():

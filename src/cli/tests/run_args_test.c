@@ -82,6 +82,11 @@ static void test_bad_values(void **state)
 	assert_int_equal(PARSE(&p, "-m", "64"), -EINVAL);
 	assert_non_null(strstr(p.err, "missing KERNEL"));
 	assert_int_equal(PARSE(&p, "k1", "k2"), -EINVAL);
+	assert_int_equal(PARSE(&p, "-s", "/run/vm.sock", "k"), 0);
+	assert_string_equal(p.cfg.socket_path, "/run/vm.sock");
+	assert_int_equal(PARSE(&p, "--socket=/run/d", "k"), 0);
+	assert_string_equal(p.cfg.socket_path, "/run/d");
+	assert_int_equal(PARSE(&p, "--socket=", "k"), -EINVAL);
 	assert_int_equal(PARSE(&p, "--vhost-user-blk", "x.sock", "k"), -EINVAL);
 	assert_non_null(strstr(p.err, "not supported"));
 	assert_int_equal(PARSE(&p, "--help"), 1);
