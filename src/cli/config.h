@@ -93,6 +93,9 @@ void run_args_usage(int fd);
 /* Parses one -r/--rwroot/-d/--rwdisk value `PATH[,key=value...]` (modified
  * in place) and appends it to cfg->disks. */
 int disk_arg_parse(char *value, bool read_only, bool root, struct run_config *cfg, char *err, size_t errlen);
+/* Writes a one-line error (after "invalid OPT: " when opt is not NULL)
+ * into err and returns -EINVAL (args_error.c). */
+int args_fail(char *err, size_t errlen, const char *opt, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* The network and vsock options (net_args.c): `opt` is the long option name
  * without dashes ("host_ip", "netmask", "mac", "tap-fd", "net-vq-pairs",
  * "cid"); net_args_check() applies the cross-option rules after parsing. */

@@ -12,27 +12,15 @@
 
 #include "base/parse.h"
 
-static int fail(char *err, size_t errlen, const char *opt, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static int fail(char *err, size_t errlen, const char *opt, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	int n = snprintf(err, errlen, "invalid %s: ", opt);
-	if (n > 0 && (size_t)n < errlen)
-		vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
-
 int disk_arg_parse(char *value, bool read_only, bool root, struct run_config *cfg, char *err, size_t errlen)
 {
 	const char *opt = root ? (read_only ? "--root" : "--rwroot") : (read_only ? "--disk" : "--rwdisk");
 	if (cfg->nr_disks >= MAX_DISKS)
-		return fail(err, errlen, opt, "too many disks (at most %d)", MAX_DISKS);
+		return args_fail(err, errlen, opt, "too many disks (at most %d)", MAX_DISKS);
 	if (root)
 		for (size_t i = 0; i < cfg->nr_disks; i++)
 			if (cfg->disks[i].root)
-				return fail(err, errlen, opt, "only one root disk may be given");
+				return args_fail(err, errlen, opt, "only one root disk may be given");
 	struct disk_config d = {
 		.read_only = read_only,
 		.root = root,
@@ -43,7 +31,7 @@ int disk_arg_parse(char *value, bool read_only, bool root, struct run_config *cf
 	if (comma)
 		*comma = '\0';
 	if (!*value)
-		return fail(err, errlen, opt, "no image path");
+		return args_fail(err, errlen, opt, "no image path");
 	d.path = value;
 	if (comma) {
 		struct kv_iter it;
@@ -52,27 +40,27 @@ int disk_arg_parse(char *value, bool read_only, bool root, struct run_config *cf
 		while (kv_next(&it, &k, &v)) {
 			if (strcmp(k, "sparse") == 0) {
 				if (parse_bool(v, &d.sparse) < 0)
-					return fail(err, errlen, opt, "sparse must be true or false, not '%s'", v);
+					return args_fail(err, errlen, opt, "sparse must be true or false, not '%s'", v);
 			} else if (strcmp(k, "o_direct") == 0) {
 				if (parse_bool(v, &d.o_direct) < 0)
-					return fail(err, errlen, opt, "o_direct must be true or false, not '%s'", v);
+					return args_fail(err, errlen, opt, "o_direct must be true or false, not '%s'", v);
 			} else if (strcmp(k, "block_size") == 0) {
 				uint64_t bs;
 				if (parse_u64_range(v, 512, 65536, &bs) < 0 || (bs & (bs - 1)))
-					return fail(err, errlen, opt,
+					return args_fail(err, errlen, opt,
 						    "block_size must be a power of two from 512 to 65536, not '%s'", v);
 				d.block_size = (uint32_t)bs;
 			} else if (strcmp(k, "id") == 0) {
 				size_t n = strlen(v);
 				if (n > DISK_ID_MAX)
-					return fail(err, errlen, opt, "id '%s' is longer than %d characters", v,
+					return args_fail(err, errlen, opt, "id '%s' is longer than %d characters", v,
 						    DISK_ID_MAX);
 				for (size_t i = 0; i < n; i++)
 					if ((unsigned char)v[i] < 0x20 || (unsigned char)v[i] > 0x7e)
-						return fail(err, errlen, opt, "id must be printable ASCII");
+						return args_fail(err, errlen, opt, "id must be printable ASCII");
 				memcpy(d.id, v, n + 1);
 			} else {
-				return fail(err, errlen, opt,
+				return args_fail(err, errlen, opt,
 					    "unknown key '%s' (sparse, block_size, id or o_direct)", k);
 			}
 		}

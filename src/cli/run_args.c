@@ -109,16 +109,6 @@ static const struct option supported[] = {
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #endif
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
-
 static void build_options(struct option *opts)
 {
 	size_t n = 0;
@@ -167,19 +157,19 @@ int run_args_parse(int argc, char **argv, struct run_config *cfg, char *err, siz
 		switch (c) {
 		case 'm':
 			if (parse_u64_range(optarg, 1, MAX_MEM_MIB, &v) < 0)
-				return fail(err, errlen, "invalid --mem '%s': expected a size in MiB from 1 to %llu",
+				return args_fail(err, errlen, NULL, "invalid --mem '%s': expected a size in MiB from 1 to %llu",
 					    optarg, (unsigned long long)MAX_MEM_MIB);
 			cfg->mem_mib = v;
 			break;
 		case 'c':
 			if (parse_u64_range(optarg, 1, MAX_VCPUS, &v) < 0)
-				return fail(err, errlen, "invalid --cpus '%s': expected a count from 1 to %d", optarg,
+				return args_fail(err, errlen, NULL, "invalid --cpus '%s': expected a count from 1 to %d", optarg,
 					    MAX_VCPUS);
 			cfg->cpus = (uint32_t)v;
 			break;
 		case 'p':
 			if (cfg->nr_params >= MAX_KERNEL_PARAMS)
-				return fail(err, errlen, "too many --params (at most %d)", MAX_KERNEL_PARAMS);
+				return args_fail(err, errlen, NULL, "too many --params (at most %d)", MAX_KERNEL_PARAMS);
 			cfg->params[cfg->nr_params++] = optarg;
 			break;
 		case 'i':
@@ -214,22 +204,22 @@ int run_args_parse(int argc, char **argv, struct run_config *cfg, char *err, siz
 		}
 		case OPT_SOCKET:
 			if (!*optarg)
-				return fail(err, errlen, "--socket needs a path");
+				return args_fail(err, errlen, NULL, "--socket needs a path");
 			cfg->socket_path = optarg;
 			break;
 		case OPT_VHOST_VSOCK_DEVICE:
 			if (!*optarg)
-				return fail(err, errlen, "--vhost-vsock-device needs a path");
+				return args_fail(err, errlen, NULL, "--vhost-vsock-device needs a path");
 			cfg->vhost_vsock_device = optarg;
 			break;
 		case 'h':
 			return 1;
 		case ':':
-			return fail(err, errlen, "option '%s' needs a value", argv[optind - 1]);
+			return args_fail(err, errlen, NULL, "option '%s' needs a value", argv[optind - 1]);
 		case '?':
 			if (optopt)
-				return fail(err, errlen, "unknown option '-%c'", optopt);
-			return fail(err, errlen, "unknown option '%s'", argv[optind - 1]);
+				return args_fail(err, errlen, NULL, "unknown option '-%c'", optopt);
+			return args_fail(err, errlen, NULL, "unknown option '%s'", argv[optind - 1]);
 		default:
 			if (c >= OPT_NET && c < OPT_NET + (int)ARRAY_SIZE(net_options)) {
 				int r = net_arg_parse(net_options[c - OPT_NET], optarg, cfg, err, errlen);
@@ -238,15 +228,15 @@ int run_args_parse(int argc, char **argv, struct run_config *cfg, char *err, siz
 				break;
 			}
 			if (c >= OPT_UNSUPPORTED && c < OPT_UNSUPPORTED + (int)ARRAY_SIZE(unsupported))
-				return fail(err, errlen, "option --%s is not supported by this crosvm yet",
+				return args_fail(err, errlen, NULL, "option --%s is not supported by this crosvm yet",
 					    unsupported[c - OPT_UNSUPPORTED].name);
-			return fail(err, errlen, "unexpected option");
+			return args_fail(err, errlen, NULL, "unexpected option");
 		}
 	}
 	if (optind >= argc)
-		return fail(err, errlen, "missing KERNEL: usage: crosvm run [OPTIONS] KERNEL");
+		return args_fail(err, errlen, NULL, "missing KERNEL: usage: crosvm run [OPTIONS] KERNEL");
 	if (argc - optind > 1)
-		return fail(err, errlen, "unexpected argument '%s' after KERNEL '%s'", argv[optind + 1],
+		return args_fail(err, errlen, NULL, "unexpected argument '%s' after KERNEL '%s'", argv[optind + 1],
 			    argv[optind]);
 	cfg->kernel = argv[optind];
 	serial_apply_defaults(cfg);

@@ -13,22 +13,10 @@
 
 #include "base/parse.h"
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	int n = snprintf(err, errlen, "invalid --serial: ");
-	if (n > 0 && (size_t)n < errlen)
-		vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
-
 static int parse_flag(const char *key, const char *value, bool *out, char *err, size_t errlen)
 {
 	if (parse_bool(value, out) < 0)
-		return fail(err, errlen, "%s must be true or false, not '%s'", key, value);
+		return args_fail(err, errlen, "--serial", "%s must be true or false, not '%s'", key, value);
 	return 0;
 }
 
@@ -50,7 +38,7 @@ int serial_arg_parse(char *value, struct run_config *cfg, char *err, size_t errl
 			else if (strcmp(v, "file") == 0)
 				s.type = SERIAL_FILE;
 			else
-				return fail(err, errlen, "unknown type '%s' (stdout, syslog, sink or file)", v);
+				return args_fail(err, errlen, "--serial", "unknown type '%s' (stdout, syslog, sink or file)", v);
 			have_type = true;
 		} else if (strcmp(k, "hardware") == 0) {
 			if (strcmp(v, "serial") == 0)
@@ -58,19 +46,19 @@ int serial_arg_parse(char *value, struct run_config *cfg, char *err, size_t errl
 			else if (strcmp(v, "virtio-console") == 0)
 				s.hardware = SERIAL_HW_VIRTIO_CONSOLE;
 			else
-				return fail(err, errlen, "unknown hardware '%s' (serial or virtio-console)", v);
+				return args_fail(err, errlen, "--serial", "unknown hardware '%s' (serial or virtio-console)", v);
 		} else if (strcmp(k, "num") == 0) {
 			uint64_t n;
 			if (parse_u64_range(v, 1, SERIAL_PORTS, &n) < 0)
-				return fail(err, errlen, "num must be 1 to %d, not '%s'", SERIAL_PORTS, v);
+				return args_fail(err, errlen, "--serial", "num must be 1 to %d, not '%s'", SERIAL_PORTS, v);
 			s.num = (uint8_t)n;
 		} else if (strcmp(k, "path") == 0) {
 			if (!*v)
-				return fail(err, errlen, "path is empty");
+				return args_fail(err, errlen, "--serial", "path is empty");
 			s.path = v;
 		} else if (strcmp(k, "input") == 0) {
 			if (!*v)
-				return fail(err, errlen, "input is empty");
+				return args_fail(err, errlen, "--serial", "input is empty");
 			s.input = v;
 		} else if (strcmp(k, "console") == 0) {
 			if (parse_flag(k, v, &s.console, err, errlen) < 0)
@@ -82,25 +70,25 @@ int serial_arg_parse(char *value, struct run_config *cfg, char *err, size_t errl
 			if (parse_flag(k, v, &s.stdin_input, err, errlen) < 0)
 				return -EINVAL;
 		} else {
-			return fail(err, errlen, "unknown key '%s'", k);
+			return args_fail(err, errlen, "--serial", "unknown key '%s'", k);
 		}
 	}
 	if (!have_type)
-		return fail(err, errlen, "type= is required");
+		return args_fail(err, errlen, "--serial", "type= is required");
 	if (s.type == SERIAL_FILE && !s.path)
-		return fail(err, errlen, "type=file needs path=");
+		return args_fail(err, errlen, "--serial", "type=file needs path=");
 	if (s.type != SERIAL_FILE && s.path)
-		return fail(err, errlen, "path= is only valid with type=file");
+		return args_fail(err, errlen, "--serial", "path= is only valid with type=file");
 	if (s.stdin_input && s.input)
-		return fail(err, errlen, "stdin and input= cannot both feed one port");
+		return args_fail(err, errlen, "--serial", "stdin and input= cannot both feed one port");
 	bool virtio = s.hardware == SERIAL_HW_VIRTIO_CONSOLE;
 	if (virtio && s.earlycon)
-		return fail(err, errlen, "earlycon needs hardware=serial (the kernel's early console is an 8250)");
+		return args_fail(err, errlen, "--serial", "earlycon needs hardware=serial (the kernel's early console is an 8250)");
 	if (virtio && s.type == SERIAL_SYSLOG)
-		return fail(err, errlen, "type=syslog with hardware=virtio-console is not supported by this crosvm yet");
+		return args_fail(err, errlen, "--serial", "type=syslog with hardware=virtio-console is not supported by this crosvm yet");
 	struct serial_config *slot = virtio ? &cfg->virtio_consoles[s.num - 1] : &cfg->serial[s.num - 1];
 	if (slot->configured)
-		return fail(err, errlen, "%s num=%u is configured twice", virtio ? "virtio-console" : "serial port",
+		return args_fail(err, errlen, "--serial", "%s num=%u is configured twice", virtio ? "virtio-console" : "serial port",
 			    s.num);
 	for (int i = 0; i < 2 * SERIAL_PORTS; i++) {
 		const struct serial_config *o =
@@ -108,11 +96,11 @@ int serial_arg_parse(char *value, struct run_config *cfg, char *err, size_t errl
 		if (!o->configured)
 			continue;
 		if (s.console && o->console)
-			return fail(err, errlen, "more than one port has console");
+			return args_fail(err, errlen, "--serial", "more than one port has console");
 		if (s.earlycon && o->earlycon)
-			return fail(err, errlen, "more than one port has earlycon");
+			return args_fail(err, errlen, "--serial", "more than one port has earlycon");
 		if (s.stdin_input && o->stdin_input)
-			return fail(err, errlen, "more than one port has stdin");
+			return args_fail(err, errlen, "--serial", "more than one port has stdin");
 	}
 	*slot = s;
 	return 0;

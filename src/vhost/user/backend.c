@@ -544,26 +544,11 @@ static int dispatch(struct ctx *c)
 
 /* ---- the connection ---- */
 
-/* Requests whose reply is their answer, not a REPLY_ACK status. */
-static bool has_own_reply(uint32_t request)
-{
-	switch (request) {
-	case VHU_GET_FEATURES:
-	case VHU_GET_PROTOCOL_FEATURES:
-	case VHU_GET_VRING_BASE:
-	case VHU_GET_QUEUE_NUM:
-	case VHU_GET_CONFIG:
-	case VHU_GET_MAX_MEM_SLOTS:
-		return true;
-	default:
-		return false;
-	}
-}
 
 static bool can_ack(const struct vhu_backend *b, const struct vhu_msg_hdr *hdr)
 {
 	return (hdr->flags & VHU_FLAG_NEED_REPLY) && (b->protocol_features & VIRTIO_BIT(VHU_PROTOCOL_F_REPLY_ACK)) &&
-	       !has_own_reply(hdr->request);
+	       !vhu_request_has_own_reply(hdr->request);
 }
 
 static int send_reply(struct vhu_backend *b, uint32_t request, struct vhu_msg *reply)

@@ -23,20 +23,6 @@ static bool has_protocol(const struct vhu_frontend *f, unsigned feature)
 	return f->protocol_features & BIT(feature);
 }
 
-static bool has_own_reply(uint32_t request)
-{
-	switch (request) {
-	case VHU_GET_FEATURES:
-	case VHU_GET_PROTOCOL_FEATURES:
-	case VHU_GET_VRING_BASE:
-	case VHU_GET_QUEUE_NUM:
-	case VHU_GET_CONFIG:
-	case VHU_GET_MAX_MEM_SLOTS:
-		return true;
-	default:
-		return false;
-	}
-}
 
 /* A REPLY_ACK status as -errno. */
 static int ack_to_errno(uint64_t status)
@@ -54,7 +40,7 @@ static int ack_to_errno(uint64_t status)
  */
 static int transact(struct vhu_frontend *f, struct vhu_msg *m, const int *fds, size_t nfds, struct vhu_msg *reply)
 {
-	bool own = has_own_reply(m->hdr.request);
+	bool own = vhu_request_has_own_reply(m->hdr.request);
 	bool ack = !own && has_protocol(f, VHU_PROTOCOL_F_REPLY_ACK);
 	m->hdr.flags = VHU_VERSION | (ack ? VHU_FLAG_NEED_REPLY : 0);
 	int r = vhu_msg_send(f->sock, m, fds, nfds);

@@ -339,3 +339,18 @@ int vhu_msg_send(int sock, const struct vhu_msg *m, const int *fds, size_t nfds)
 	}
 	return 0;
 }
+
+bool vhu_request_has_own_reply(uint32_t request)
+{
+	switch (request) {
+	case VHU_GET_FEATURES:
+	case VHU_GET_PROTOCOL_FEATURES:
+	case VHU_GET_VRING_BASE:
+	case VHU_GET_QUEUE_NUM:
+	case VHU_GET_CONFIG:
+	case VHU_GET_MAX_MEM_SLOTS:
+		return true;
+	default:
+		return false;
+	}
+}

@@ -191,4 +191,8 @@ void vhu_close_fds(int *fds, size_t n);
 /* A short name for a request, for logs ("SET_MEM_TABLE", "unknown"). */
 const char *vhu_request_name(uint32_t request);
 
+/* Whether a request's reply is its answer (GET_*), not a REPLY_ACK status:
+ * such requests are never acked, whatever NEED_REPLY says. */
+bool vhu_request_has_own_reply(uint32_t request);
+
 #endif
