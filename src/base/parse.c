@@ -40,6 +40,55 @@ int parse_u64_range(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 	return 0;
 }
 
+/* One decimal CPU number at *p, advancing p; digits only. */
+static int cpu_number(const char **p, uint64_t *out)
+{
+	const char *s = *p;
+	uint64_t v = 0;
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		v = v * 10 + (uint64_t)(*s - '0');
+		if (v > UINT32_MAX)
+			return -ERANGE;
+	}
+	*p = s;
+	*out = v;
+	return 0;
+}
+
+int parse_cpu_set(const char *s, unsigned limit, uint64_t *bits, unsigned nwords)
+{
+	if (!s || !*s)
+		return -EINVAL;
+	uint64_t max = (uint64_t)nwords * 64;
+	if (limit < max)
+		max = limit;
+	for (;;) {
+		uint64_t lo, hi;
+		int r = cpu_number(&s, &lo);
+		if (r < 0)
+			return r;
+		hi = lo;
+		if (*s == '-') {
+			s++;
+			if ((r = cpu_number(&s, &hi)) < 0)
+				return r;
+			if (hi < lo)
+				return -EINVAL;
+		}
+		if (*s != ',' && *s != '\0')
+			return -EINVAL;
+		if (hi >= max)
+			return -ERANGE;
+		for (uint64_t n = lo; n <= hi; n++)
+			bits[n / 64] |= 1ULL << (n % 64);
+		if (*s == '\0')
+			return 0;
+		s++;
+	}
+}
+
 int parse_size(const char *s, uint64_t *out)
 {
 	if (!s || !*s)

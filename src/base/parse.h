@@ -19,6 +19,15 @@ int parse_size(const char *s, uint64_t *out) __attribute__((warn_unused_result))
 int parse_bool(const char *s, bool *out) __attribute__((warn_unused_result));
 
 /*
+ * A CPU set as crosvm writes one: comma-separated numbers and inclusive
+ * ranges ("0,2-3,5"). Sets bit n of bits[] (nwords 64-bit words) for each
+ * listed n; every n must be < limit and < 64 * nwords, else -ERANGE.
+ * Empty items, reversed ranges and anything else are -EINVAL. bits[] is
+ * not cleared first.
+ */
+int parse_cpu_set(const char *s, unsigned limit, uint64_t *bits, unsigned nwords) __attribute__((warn_unused_result));
+
+/*
  * A key=value,key=value list as crosvm's options use. Iterate with
  * kv_next(): it splits the buffer in place; `key` and `value` point into it
  * (value is "" for a bare key). Returns 1 for a pair, 0 at the end.

@@ -13,6 +13,7 @@
 #define MAX_KERNEL_PARAMS 64
 #define MAX_VCPUS 254 /* one IOAPIC id above the APIC ids, all 8-bit */
 #define MAX_MEM_MIB (1024ULL * 1024) /* 1 TiB */
+#define RT_CPU_WORDS ((MAX_VCPUS + 63) / 64)
 
 enum serial_type { SERIAL_SINK, SERIAL_STDOUT, SERIAL_SYSLOG, SERIAL_FILE };
 enum serial_hw { SERIAL_HW_8250, SERIAL_HW_VIRTIO_CONSOLE };
@@ -77,6 +78,8 @@ struct run_config {
 	uint64_t cid;		       /* --cid: 0 = no vsock device */
 	const char *socket_path;       /* -s/--socket: control socket (file or directory), or NULL */
 	const char *vhost_vsock_device; /* default /dev/vhost-vsock */
+	uint64_t rt_cpus[RT_CPU_WORDS]; /* --rt-cpus: bit n = vCPU n runs SCHED_RR */
+	bool delay_rt;		        /* --delay-rt: only from `crosvm make_rt` on */
 };
 
 /*

@@ -2,10 +2,12 @@
  * The control socket of `crosvm run -s PATH`: the handlers that the
  * vm_control server thread calls for each client request, acting on the
  * running VM. stop asks for the same orderly exit a power-off takes;
- * balloon and balloon_stats drive the virtio-balloon device. Requests
- * whose devices or features are not built yet (suspend, resume, disk
- * resize, real-time, USB, battery) are answered with an error by the
- * server (NULL handlers).
+ * suspend and resume park and release the vCPUs; make_rt moves the
+ * --rt-cpus vCPUs to real-time scheduling; balloon and balloon_stats
+ * drive the virtio-balloon device; disk resize grows or shrinks a
+ * writable disk and interrupts the guest so it rereads the capacity.
+ * Requests whose devices are not built yet (USB, battery) are answered
+ * with an error by the server (NULL handlers).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -13,6 +15,7 @@
 
 #include "cli/vm.h"
 #include "virtio/balloon/balloon.h"
+#include "virtio/block/block.h"
 #include "vm_control/server.h"
 
 /* How long balloon_stats waits for the guest to answer. */
@@ -22,6 +25,22 @@ static int handle_stop(void *ctx)
 {
 	vm_request_exit(ctx, VM_EXIT_STOP);
 	return 0;
+}
+
+static int handle_suspend(void *ctx)
+{
+	return vcpus_suspend(ctx);
+}
+
+static int handle_resume(void *ctx)
+{
+	vcpus_resume(ctx);
+	return 0;
+}
+
+static int handle_make_rt(void *ctx, char *err, size_t errlen)
+{
+	return vcpus_make_rt(ctx, err, errlen);
 }
 
 static int handle_balloon(void *ctx, uint64_t bytes)
@@ -47,8 +66,34 @@ static int handle_balloon_stats(void *ctx, struct vmc_balloon_stats *out)
 	return 0;
 }
 
+static int handle_disk_resize(void *ctx, uint32_t index, uint64_t new_size, char *err, size_t errlen)
+{
+	struct vm *vm = ctx;
+	if (index >= vm->nr_disks) {
+		snprintf(err, errlen, "no such disk: index %u (the VM has %u)", index, vm->nr_disks);
+		return -ENODEV;
+	}
+	void *blk = vm->disks[index];
+	if (virtio_blk_read_only(blk)) {
+		snprintf(err, errlen, "disk %u is read-only", index);
+		return -EROFS;
+	}
+	int r = virtio_blk_resize(blk, new_size);
+	if (r == -EINVAL)
+		snprintf(err, errlen, "disk %u: the new size must be a non-zero multiple of 512 bytes", index);
+	else if (r == -ENOTSUP)
+		snprintf(err, errlen, "disk %u: a host block device cannot be resized", index);
+	else if (r < 0)
+		snprintf(err, errlen, "disk %u: cannot resize the image: %s", index, strerror(-r));
+	return r;
+}
+
 static const struct vmc_handlers handlers = {
 	.stop = handle_stop,
+	.suspend = handle_suspend,
+	.resume = handle_resume,
+	.make_rt = handle_make_rt,
+	.disk_resize = handle_disk_resize,
 	.balloon = handle_balloon,
 	.balloon_stats = handle_balloon_stats,
 };

@@ -18,21 +18,26 @@ static const struct {
 	{ "run", "boot a virtual machine", cmd_run },
 	{ "version", "print the version", cmd_version },
 	{ "stop", "stop running VMs through their control sockets", cmd_stop },
+	{ "suspend", "pause the vCPUs of running VMs", cmd_suspend },
+	{ "resume", "let suspended VMs run again", cmd_resume },
 	{ "balloon", "set the balloon size of running VMs", cmd_balloon },
 	{ "balloon_stats", "print a running VM's balloon statistics", cmd_balloon_stats },
+	{ "disk", "resize a writable disk of a running VM", cmd_disk },
+	{ "make_rt", "make vCPUs real-time after --delay-rt", cmd_make_rt },
+	{ "usb", "manage a running VM's USB devices", cmd_usb },
+	{ "battery", "change a running VM's battery state", cmd_battery },
 };
 
 /* crosvm subcommands this build does not provide yet. */
 static const char *const pending[] = {
-	"suspend", "resume", "disk", "usb", "battery",
-	"make_rt", "create_qcow2", "create_composite", "device",
+	"create_qcow2", "create_composite", "device",
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: crosvm [--help] COMMAND [ARGS]\n\nCommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+		fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f, "\nSee 'crosvm COMMAND --help' for a command's options.\n");
 }
 

@@ -387,7 +387,10 @@ static void stdin_restore(struct stdin_mode *m)
 static int run_vm(const struct run_config *cfg)
 {
 	char err[ERRLEN] = "";
-	struct vm vm = { .cfg = cfg, .intx_lock = PTHREAD_MUTEX_INITIALIZER };
+	struct vm vm = { .cfg = cfg,
+			 .intx_lock = PTHREAD_MUTEX_INITIALIZER,
+			 .pause_lock = PTHREAD_MUTEX_INITIALIZER,
+			 .pause_cond = PTHREAD_COND_INITIALIZER };
 	vm.exit_evt = vm.stop_evt = vm.reset_evt = vm.poweroff_evt = -1;
 	vm.i8042_irq_evt[0] = vm.i8042_irq_evt[1] = -1;
 	vm.kvm.fd = vm.kvm_vm.fd = vm.gm.memfd = -1;
@@ -425,10 +428,13 @@ static int run_vm(const struct run_config *cfg)
 	if (control_open(&vm, err, ERRLEN) < 0)
 		goto out;
 	stdin_raw(cfg, &stdin_mode);
-	if (serial_ports_start_input(&vm) < 0 || vcpus_start(&vm) < 0) {
-		snprintf(err, ERRLEN, "cannot start threads: %s", strerror(errno));
+	int r = serial_ports_start_input(&vm);
+	if (r < 0) {
+		snprintf(err, ERRLEN, "cannot start the serial input threads: %s", strerror(-r));
 		goto out;
 	}
+	if (vcpus_start(&vm, err, ERRLEN) < 0)
+		goto out;
 	wait_for_exit(&vm, sig_fd);
 	switch (atomic_load(&vm.cause)) {
 	case VM_EXIT_POWEROFF:

@@ -28,6 +28,8 @@ enum {
 	OPT_RWDISK,
 	OPT_VHOST_VSOCK_DEVICE,
 	OPT_SOCKET,
+	OPT_RT_CPUS,
+	OPT_DELAY_RT,
 	OPT_NET, /* OPT_NET + i: net_options[i], parsed by net_args.c */
 	OPT_UNSUPPORTED = OPT_NET + 100, /* every option from here on is recognised but refused */
 };
@@ -52,7 +54,6 @@ static const struct {
 	{ "vhost-net-device", required_argument },
 	{ "cpu-affinity", required_argument },
 	{ "cpu-cluster", required_argument }, { "cpu-capacity", required_argument },
-	{ "rt-cpus", required_argument },     { "delay-rt", no_argument },
 	{ "hugepages", no_argument },	      { "split-irqchip", no_argument },
 	{ "bios", required_argument },	      { "no-legacy", no_argument },
 	{ "acpi-table", required_argument },  { "dmi", required_argument },
@@ -101,6 +102,8 @@ static const struct option supported[] = {
 	{ "rwdisk", required_argument, NULL, OPT_RWDISK },
 	{ "vhost-vsock-device", required_argument, NULL, OPT_VHOST_VSOCK_DEVICE },
 	{ "socket", required_argument, NULL, OPT_SOCKET },
+	{ "rt-cpus", required_argument, NULL, OPT_RT_CPUS },
+	{ "delay-rt", no_argument, NULL, OPT_DELAY_RT },
 	{ "help", no_argument, NULL, 'h' },
 };
 
@@ -207,6 +210,15 @@ int run_args_parse(int argc, char **argv, struct run_config *cfg, char *err, siz
 				return args_fail(err, errlen, NULL, "--socket needs a path");
 			cfg->socket_path = optarg;
 			break;
+		case OPT_RT_CPUS:
+			if (parse_cpu_set(optarg, MAX_VCPUS, cfg->rt_cpus, RT_CPU_WORDS) < 0)
+				return args_fail(err, errlen, NULL,
+						 "invalid --rt-cpus '%s': expected vCPU numbers and ranges like 0,2-3",
+						 optarg);
+			break;
+		case OPT_DELAY_RT:
+			cfg->delay_rt = true;
+			break;
 		case OPT_VHOST_VSOCK_DEVICE:
 			if (!*optarg)
 				return args_fail(err, errlen, NULL, "--vhost-vsock-device needs a path");
@@ -239,6 +251,10 @@ int run_args_parse(int argc, char **argv, struct run_config *cfg, char *err, siz
 		return args_fail(err, errlen, NULL, "unexpected argument '%s' after KERNEL '%s'", argv[optind + 1],
 			    argv[optind]);
 	cfg->kernel = argv[optind];
+	for (unsigned n = cfg->cpus; n < MAX_VCPUS; n++)
+		if (cfg->rt_cpus[n / 64] & (1ULL << (n % 64)))
+			return args_fail(err, errlen, NULL, "invalid --rt-cpus: vCPU %u does not exist (the VM has %u)",
+					 n, cfg->cpus);
 	serial_apply_defaults(cfg);
 	return net_args_check(cfg, err, errlen);
 }
@@ -270,6 +286,8 @@ void run_args_usage(int fd)
 		"  --cid CID              a virtio vsock device with this guest CID (3 or more)\n"
 		"  --vhost-vsock-device PATH  vhost-vsock device (default /dev/vhost-vsock)\n"
 		"  -s, --socket PATH      control socket (a directory gets crosvm-PID.sock)\n"
+		"  --rt-cpus CPUSET       vCPUs to run with real-time scheduling (e.g. 0,2-3)\n"
+		"  --delay-rt             make them real-time only on `crosvm make_rt`\n"
 		"  --syslog-tag TAG       tag for syslog output\n"
 		"  --kvm-device PATH      KVM device (default /dev/kvm)\n"
 		"  --disable-sandbox      run every device in the main process\n"

@@ -151,7 +151,11 @@ static int add_disk(struct vm *vm, const struct disk_config *dc, char *err, size
 		snprintf(err, errlen, "disk image '%s': %s", dc->path, strerror(-r));
 		return r;
 	}
-	return add_device(vm, d, err, errlen);
+	void *blk = d.dev;
+	if ((r = add_device(vm, d, err, errlen)) < 0)
+		return r;
+	vm->disks[vm->nr_disks++] = blk;
+	return 0;
 }
 
 static void close_fds(int *fds, unsigned n)
@@ -335,4 +339,5 @@ void virtio_devices_destroy(struct vm *vm)
 		vm->virtio[vm->nr_virtio] = NULL;
 	}
 	vm->balloon = NULL;
+	vm->nr_disks = 0;
 }

@@ -77,6 +77,10 @@ struct vm {
 	struct virtio_pci *virtio[MAX_VIRTIO_DEVICES]; /* owned */
 	unsigned nr_virtio;
 	struct virtio_balloon *balloon; /* borrowed from its virtio_pci, or NULL */
+	/* The block devices in disk-option order (`crosvm disk resize` index):
+	 * each borrowed from its virtio_pci, the `dev` of a virtio-blk device. */
+	void *disks[MAX_DISKS];
+	unsigned nr_disks;
 	struct vmc_server *control;	/* owned: the -s control socket, or NULL */
 	struct vcpu_thread *vcpus; /* owned, cfg->cpus entries */
 	int exit_evt;	/* owned: any thread signals it after setting `cause` */
@@ -86,14 +90,32 @@ struct vm {
 	int i8042_irq_evt[2]; /* owned: keyboard (IRQ 1) and mouse (IRQ 12) */
 	_Atomic int cause; /* enum vm_exit_cause; first writer wins */
 	atomic_bool stopping;
+	/* Suspension (vcpu.c): `paused` asks the vCPU threads to park; they
+	 * count themselves in vcpus_parked and wait on pause_cond. */
+	pthread_mutex_t pause_lock;
+	pthread_cond_t pause_cond;
+	atomic_bool paused;
+	unsigned vcpus_parked; /* under pause_lock */
+	unsigned vcpus_live;   /* threads started and not yet finished, under pause_lock */
 };
 
 /* Records why the VM ends (the first cause wins) and wakes the main loop. */
 void vm_request_exit(struct vm *vm, enum vm_exit_cause cause);
 
-/* vcpu.c: run every vCPU in its own thread; stop and join them. */
-int vcpus_start(struct vm *vm) MUST_USE;
+/* vcpu.c: run every vCPU in its own thread (named crosvm_vcpuN; the
+ * --rt-cpus ones on SCHED_RR unless --delay-rt); stop and join them.
+ * Returns 0 or -errno with a one-line message in err. */
+int vcpus_start(struct vm *vm, char *err, size_t errlen) MUST_USE;
 void vcpus_stop(struct vm *vm);
+/* Parks every vCPU outside KVM_RUN and returns once all are parked (the
+ * guest's kvmclock is told); vcpus_resume lets them run again. Both are
+ * idempotent and safe from any thread but a vCPU's. -ETIMEDOUT if a vCPU
+ * does not park in time (it then parks later; resume still works). */
+int vcpus_suspend(struct vm *vm) MUST_USE;
+void vcpus_resume(struct vm *vm);
+/* Moves the --rt-cpus vCPU threads to SCHED_RR. -ENOENT when --rt-cpus
+ * listed none; -EPERM without the privilege. */
+int vcpus_make_rt(struct vm *vm, char *err, size_t errlen) MUST_USE;
 
 /* virtio_devices.c: create the virtio-pci devices the configuration asks
  * for and plug them into the PCI root; destroy them (after the vCPUs

@@ -112,6 +112,8 @@ int disk_open_fd(int fd, uint32_t flags, struct disk **out)
 	if (!d)
 		return -ENOMEM;
 	d->fd = -1;
+	if ((r = -pthread_mutex_init(&d->resize_lock, NULL)) < 0)
+		goto free_disk;
 	d->flags = flags;
 	d->is_blockdev = is_blockdev;
 	d->host_size = host_size;
@@ -121,7 +123,7 @@ int disk_open_fd(int fd, uint32_t flags, struct disk **out)
 	d->completion_fd = evfd_create();
 	if (d->completion_fd < 0) {
 		r = d->completion_fd;
-		goto free_disk;
+		goto destroy_lock;
 	}
 	/* Formats are probed in order; raw accepts anything, so it is last. */
 	d->ops = &disk_raw_ops;
@@ -145,6 +147,8 @@ close_format:
 	d->ops->close(d);
 close_evfd:
 	fd_close(&d->completion_fd);
+destroy_lock:
+	pthread_mutex_destroy(&d->resize_lock);
 free_disk:
 	free(d);
 	return r;
@@ -163,12 +167,38 @@ void disk_close(struct disk *d)
 	fd_close(&d->completion_fd);
 	fd_close(&d->fd); /* last reference: releases the flock */
 	free(d->zero_buf);
+	pthread_mutex_destroy(&d->resize_lock);
 	free(d);
 }
 
 uint64_t disk_size(const struct disk *d)
 {
-	return d->size;
+	return disk_load_size(d);
+}
+
+bool disk_read_only(const struct disk *d)
+{
+	return d->flags & DISK_F_READ_ONLY;
+}
+
+bool disk_is_block_device(const struct disk *d)
+{
+	return d->is_blockdev;
+}
+
+int disk_set_size(struct disk *d, uint64_t new_size)
+{
+	if (d->flags & DISK_F_READ_ONLY)
+		return -EROFS;
+	/* A host block device's size is the host's business, not ours. */
+	if (d->is_blockdev || !d->ops->set_size)
+		return -ENOTSUP;
+	if (new_size == 0 || new_size % DISK_SECTOR_SIZE || new_size > INT64_MAX)
+		return -EINVAL;
+	pthread_mutex_lock(&d->resize_lock);
+	int r = d->ops->set_size(d, new_size);
+	pthread_mutex_unlock(&d->resize_lock);
+	return r;
 }
 
 int disk_completion_fd(const struct disk *d)
@@ -196,8 +226,35 @@ void disk_io_advance(struct disk_io *io, uint64_t n)
 	}
 }
 
+/*
+ * A write-type request the worker validated before a shrink may have run
+ * after the file was cut and extended it again. Cut it back to the size
+ * now in force, so the image never ends up longer than disk_size says
+ * (and a later grow does not expose the stray bytes). Under resize_lock,
+ * so a concurrent grow cannot slip between the look and the cut.
+ */
+static void trim_after_shrink(struct disk *d)
+{
+	pthread_mutex_lock(&d->resize_lock);
+	uint64_t size = disk_load_size(d);
+	struct stat st;
+	if (fstat(d->fd, &st) == 0 && (uint64_t)st.st_size > size && ftruncate(d->fd, (off_t)size) == 0)
+		d->host_size = size;
+	pthread_mutex_unlock(&d->resize_lock);
+}
+
 void disk_io_complete(struct disk *d, struct disk_io *io, int64_t result)
 {
+	/* Finished, but no longer wholly inside the disk: it raced a shrink
+	 * (disk_set_size). Whatever the host did, the guest's data past the
+	 * new end is gone, so this is an I/O error, never a success. */
+	if (io->len > 0 && io->vend > disk_load_size(d)) {
+		if (result >= 0)
+			result = -EIO;
+		if (io->op != DISK_OP_READ && !d->is_blockdev)
+			trim_after_shrink(d);
+	}
+
 	/* At most in_flight completions are queued, and in_flight is capped at
 	 * the ring size, so this cannot overflow. */
 	assert(d->done_count < DISK_MAX_IN_FLIGHT);
@@ -266,7 +323,10 @@ static int validate(const struct disk *d, const struct disk_request *req, uint64
 	}
 	if (writes && (d->flags & DISK_F_READ_ONLY))
 		return -EROFS;
-	if (!ck_range_within(req->offset, *len, 0, d->size))
+	/* The size as of now: a concurrent disk_set_size may move it, and a
+	 * request it overtakes is caught again when it completes
+	 * (disk_io_complete). */
+	if (!ck_range_within(req->offset, *len, 0, disk_load_size(d)))
 		return -EINVAL;
 	return 0;
 }
@@ -287,6 +347,7 @@ int disk_submit(struct disk *d, const struct disk_request *req)
 		.offset = req->offset,
 		.len = len,
 		.remaining = len,
+		.vend = req->op == DISK_OP_FLUSH ? 0 : req->offset + len, /* validated: no overflow */
 		.iovcnt = 0,
 		.iov_store = io->inline_iov,
 		.next_free = -1,

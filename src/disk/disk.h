@@ -15,12 +15,22 @@
  * inside disk_submit (fallocate/BLKDISCARD); their completion is still
  * delivered through disk_reap.
  *
- * A struct disk is not thread-safe: one thread (the block device's worker)
- * submits and reaps. Only raw images are supported so far.
+ * Threads: one thread (the block device's worker) submits and reaps, and
+ * everything not listed here belongs to it. Three functions may also be
+ * called from any other thread (the control server's) at any time between
+ * open and close, concurrently with the worker and with each other:
+ *   disk_size             lock-free; a concurrent disk_set_size may move it
+ *   disk_read_only, disk_is_block_device   constant after open
+ *   disk_set_size         serialised internally; resizes the image under
+ *                         the worker's feet (see there for what in-flight
+ *                         requests then see)
+ * Only disk_close must not run concurrently with any of them. Only raw
+ * images are supported so far.
  */
 #ifndef CROSVM_DISK_DISK_H
 #define CROSVM_DISK_DISK_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/uio.h>
 
@@ -36,6 +46,7 @@ struct disk;
                                         DISCARD is a successful no-op */
 #define DISK_F_NO_IO_URING (1u << 3) /* use the synchronous engine even if io_uring works */
 
+#define DISK_SECTOR_SIZE   512  /* disk_set_size sizes are multiples of this */
 #define DISK_MAX_IN_FLIGHT 256  /* requests submitted and not yet returned by disk_reap */
 #define DISK_MAX_IOVECS    1024 /* per READ/WRITE, the kernel's IOV_MAX */
 
@@ -94,8 +105,35 @@ int disk_open_fd(int fd, uint32_t flags, struct disk **out) MUST_USE;
  */
 void disk_close(struct disk *d);
 
-/* Image (virtual disk) size in bytes, fixed at open. */
+/* Image (virtual disk) size in bytes: the host file's at open, then
+ * whatever disk_set_size last made it. Any thread (an atomic load with
+ * acquire: once a grown size is seen, the host file has grown). */
 uint64_t disk_size(const struct disk *d);
+
+/* Whether the disk was opened DISK_F_READ_ONLY. Constant; any thread. */
+bool disk_read_only(const struct disk *d);
+
+/* Whether the image is a host block device (rather than a regular file).
+ * Constant; any thread. */
+bool disk_is_block_device(const struct disk *d);
+
+/*
+ * Resizes a writable regular-file image to new_size bytes (growing:
+ * ftruncate adds a hole that reads as zeros; shrinking: the tail is cut
+ * off and lost) and makes disk_size report it. Any thread, concurrently
+ * with the worker's submit and reap; calls are serialised internally.
+ * Returns 0 or -errno, and on failure the size is unchanged:
+ *   -EROFS    the disk is read-only (checked first)
+ *   -ENOTSUP  the image is a host block device, or the format cannot resize
+ *   -EINVAL   new_size is 0, not a multiple of DISK_SECTOR_SIZE, or > INT64_MAX
+ *   other     ftruncate's error (-EFBIG, -ENOSPC, -EIO, ...)
+ * Requests submitted after it returns are checked against new_size. A
+ * request accepted earlier whose range is no longer wholly inside the disk
+ * when it completes (it raced a shrink) completes with -EIO, whatever the
+ * host did; should such a write have extended the host file again, the
+ * worker cuts the file back to disk_size when it takes the completion.
+ */
+int disk_set_size(struct disk *d, uint64_t new_size) MUST_USE;
 
 /* Borrowed eventfd, readable when disk_reap may return completions. The
  * caller need not read it: disk_reap drains it. */
@@ -110,7 +148,8 @@ const char *disk_engine_name(const struct disk *d);
  *   -EAGAIN  DISK_MAX_IN_FLIGHT requests are already submitted and unreaped
  *   -EINVAL  bad op, iovcnt > DISK_MAX_IOVECS, iov NULL with iovcnt > 0,
  *            total length overflow, or a range not wholly inside
- *            [0, disk_size) (the device checks bounds too; this is the backstop)
+ *            [0, disk_size) as of this call (the device checks bounds too;
+ *            this is the backstop)
  *   -EROFS   WRITE, DISCARD or WRITE_ZEROES on a read-only disk
  *   -ENOMEM  out of memory copying a long iovec array
  * Zero-length requests are accepted and complete with result 0.

@@ -12,6 +12,8 @@
 #ifndef CROSVM_DISK_DISK_INTERNAL_H
 #define CROSVM_DISK_DISK_INTERNAL_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/uio.h>
@@ -28,6 +30,7 @@ struct disk_io {
 	uint64_t offset;     /* host offset of the next byte to transfer */
 	uint64_t len;        /* READ/WRITE: total bytes; DISCARD/WRITE_ZEROES: range length */
 	uint64_t remaining;  /* READ/WRITE: bytes still to transfer */
+	uint64_t vend;       /* end of the virtual range (offset + len at submit) */
 	struct iovec *iov;   /* next segment, inside iov_store; advanced on short transfers */
 	unsigned int iovcnt; /* segments left from iov */
 	unsigned int retries;
@@ -41,6 +44,12 @@ struct disk_ops {
 	const char *name;
 	/* Sets d->size from the host file (d->host_size). Returns 0 or -errno. */
 	int (*open)(struct disk *d);
+	/* Makes the virtual disk new_size bytes (already checked: a non-zero
+	 * multiple of 512, <= INT64_MAX, writable regular file) and publishes
+	 * it in d->size. Called by disk_set_size with d->resize_lock held, on
+	 * any thread, concurrently with submit: on failure d->size must be
+	 * left as it was. NULL: the format cannot resize (-ENOTSUP). */
+	int (*set_size)(struct disk *d, uint64_t new_size);
 	/* Starts io; 0 means it will be completed through disk_io_complete,
 	 * -errno means nothing was started and io is still the caller's. */
 	int (*submit)(struct disk *d, struct disk_io *io);
@@ -64,8 +73,19 @@ struct disk {
 	int fd;                 /* owned, holds the flock */
 	uint32_t flags;         /* DISK_F_* */
 	bool is_blockdev;
-	uint64_t host_size;     /* bytes in the host file or device */
-	uint64_t size;          /* virtual disk size, set by the format */
+	/* Held by disk_set_size around the format's set_size, and by the
+	 * worker when it cuts the host file back after a write that outran a
+	 * shrink (disk_io_complete): the two ways the file's length changes,
+	 * so they never interleave. Never held on the ordinary I/O path. */
+	pthread_mutex_t resize_lock;
+	uint64_t host_size;     /* bytes in the host file or device; under
+	                           resize_lock once the disk is open */
+	/* Virtual disk size, set by the format at open and by set_size from
+	 * the control thread while the worker submits. Stored with release,
+	 * loaded with acquire (disk_load_size): a submitter that sees a grown
+	 * size also sees the host file already grown, since the format grows
+	 * the file before it stores the size. */
+	_Atomic uint64_t size;
 	int completion_fd;      /* owned eventfd */
 
 	const struct disk_ops *ops;
@@ -86,6 +106,17 @@ struct disk {
 };
 
 #define DISK_ZERO_BUF_SIZE (64u * 1024u)
+
+/* The current virtual size, for the I/O path and disk_size. */
+static inline uint64_t disk_load_size(const struct disk *d)
+{
+	return atomic_load_explicit(&d->size, memory_order_acquire);
+}
+
+static inline void disk_store_size(struct disk *d, uint64_t size)
+{
+	atomic_store_explicit(&d->size, size, memory_order_release);
+}
 
 extern const struct disk_ops disk_raw_ops;
 extern const struct disk_engine_ops disk_uring_engine;

@@ -209,7 +209,7 @@ static void dispatch(struct vmc_server *s, const struct vmc_request *req, struct
 		break;
 	case VMC_REQ_MAKE_RT:
 		if ((have = h->make_rt))
-			rc = h->make_rt(s->ctx);
+			rc = h->make_rt(s->ctx, err, errlen);
 		break;
 	case VMC_REQ_USB_LIST:
 		if ((have = h->usb_list))

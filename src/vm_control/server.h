@@ -33,7 +33,7 @@ struct vmc_handlers {
 	int (*balloon)(void *ctx, uint64_t bytes);
 	int (*balloon_stats)(void *ctx, struct vmc_balloon_stats *out);
 	int (*disk_resize)(void *ctx, uint32_t index, uint64_t new_size, char *err, size_t errlen);
-	int (*make_rt)(void *ctx);
+	int (*make_rt)(void *ctx, char *err, size_t errlen);
 	int (*usb_list)(void *ctx, char *err, size_t errlen);
 	int (*usb_attach)(void *ctx, const struct vmc_usb_attach *a, char *err, size_t errlen);
 	int (*usb_detach)(void *ctx, uint8_t port, char *err, size_t errlen);

@@ -10,6 +10,7 @@ Exit status: 0 passed, 1 failed (a missing crosvm binary is a failure).
 
 import argparse
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -24,7 +25,7 @@ CRASH_WORDS = ("Sanitizer", "Segmentation", "Aborted", "core dumped", "panicked"
 
 
 def cases(tmp, assets):
-    """name -> (argv after `crosvm run`, words of which the message must
+    """name -> (argv after `crosvm`, words of which the message must
     contain at least one, case-insensitive)."""
     bz = assets["KERNEL_BZIMAGE"]
     text = os.path.join(tmp, "not-a-kernel.txt")
@@ -40,7 +41,12 @@ def cases(tmp, assets):
     with open(big, "wb") as f:
         f.truncate(200 << 20)
     missing = os.path.join(tmp, "no-such-kernel")
-    return {
+    # A socket nobody listens on: what a VM that died leaves behind.
+    gone = os.path.join(tmp, "gone.sock")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.bind(gone)
+    s.close()
+    runs = {
         "missing_kernel": ([missing], ["no-such-kernel"]),
         "not_a_kernel": ([text], ["not-a-kernel.txt", "kernel"]),
         "truncated_bzimage": ([trunc], ["truncated-bzImage", "kernel", "truncat", "bzimage"]),
@@ -60,11 +66,26 @@ def cases(tmp, assets):
         "cid_reserved": (["--cid", "2", bz], ["--cid"]),
         "vsock_device_missing": (["--cid", "3", "--vhost-vsock-device", missing + "-vsock", bz],
                                  ["no-such-kernel-vsock"]),
+        "rt_cpus_bad": (["-c", "2", "--rt-cpus", "2", bz], ["--rt-cpus"]),
     }
+    table = {name: (["run"] + argv, words) for name, (argv, words) in runs.items()}
+    # The control-socket clients, with no VM behind the socket.
+    table.update({
+        "client_no_socket": (["stop", missing + ".sock"], ["no such socket"]),
+        "client_not_a_socket": (["suspend", text], ["not a socket"]),
+        "client_vm_gone": (["resume", gone], ["gone"]),
+        "client_bad_size": (["balloon", "lots", gone], ["SIZE"]),
+        "client_disk_usage": (["disk", "grow", "0", "1M", gone], ["usage"]),
+        "client_bad_disk_size": (["disk", "resize", "0", "huge", gone], ["NEW_SIZE"]),
+        "client_missing_socket_arg": (["make_rt"], ["usage"]),
+        "client_bad_usb_id": (["usb", "attach", "1:2:zz:4", "/dev/null", gone], ["BUS_ID"]),
+        "unknown_command": (["frobnicate"], ["frobnicate"]),
+    })
+    return table
 
 
 def run_case(crosvm, name, argv, words):
-    cmd = [crosvm, "run"] + argv
+    cmd = [crosvm] + argv
     print("=== %s: %s" % (name, " ".join(cmd)), flush=True)
     t0 = time.monotonic()
     try:

@@ -30,6 +30,28 @@ static void test_parse_u64(void **state)
 	assert_int_equal(parse_u64_range("10", 1, 10, &v), 0);
 }
 
+static void test_parse_cpu_set(void **state)
+{
+	(void)state;
+	uint64_t bits[2] = { 0 };
+	assert_int_equal(parse_cpu_set("0,2-3,70", 128, bits, 2), 0);
+	assert_true(bits[0] == 0xdULL && bits[1] == 1ULL << 6);
+	uint64_t b = 0;
+	assert_int_equal(parse_cpu_set("4-4", 8, &b, 1), 0);
+	assert_true(b == 0x10);
+	assert_int_equal(parse_cpu_set("8", 8, &b, 1), -ERANGE);
+	assert_int_equal(parse_cpu_set("64", 100, &b, 1), -ERANGE);
+	assert_int_equal(parse_cpu_set("3-1", 8, &b, 1), -EINVAL);
+	assert_int_equal(parse_cpu_set("", 8, &b, 1), -EINVAL);
+	assert_int_equal(parse_cpu_set("1,", 8, &b, 1), -EINVAL);
+	assert_int_equal(parse_cpu_set(",1", 8, &b, 1), -EINVAL);
+	assert_int_equal(parse_cpu_set("1-", 8, &b, 1), -EINVAL);
+	assert_int_equal(parse_cpu_set("-1", 8, &b, 1), -EINVAL);
+	assert_int_equal(parse_cpu_set("1 ", 8, &b, 1), -EINVAL);
+	assert_int_equal(parse_cpu_set("0x1", 8, &b, 1), -EINVAL);
+	assert_int_equal(parse_cpu_set("99999999999", 8, &b, 1), -ERANGE);
+}
+
 static void test_parse_size(void **state)
 {
 	(void)state;
@@ -104,7 +126,7 @@ static void test_eventfd(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_u64), cmocka_unit_test(test_parse_size),
+		cmocka_unit_test(test_parse_u64), cmocka_unit_test(test_parse_size), cmocka_unit_test(test_parse_cpu_set),
 		cmocka_unit_test(test_parse_bool), cmocka_unit_test(test_kv),
 		cmocka_unit_test(test_range),     cmocka_unit_test(test_eventfd),
 	};

@@ -92,6 +92,23 @@ static void test_bad_values(void **state)
 	assert_int_equal(PARSE(&p, "--help"), 1);
 }
 
+static void test_rt_cpus(void **state)
+{
+	(void)state;
+	struct parsed p;
+	assert_int_equal(PARSE(&p, "-c", "4", "--rt-cpus", "1,2-3", "--delay-rt", "k"), 0);
+	assert_true(p.cfg.rt_cpus[0] == 0xe);
+	assert_true(p.cfg.delay_rt);
+	assert_int_equal(PARSE(&p, "k"), 0);
+	assert_true(p.cfg.rt_cpus[0] == 0 && !p.cfg.delay_rt);
+	/* vCPU 1 of a one-vCPU VM does not exist. */
+	assert_int_equal(PARSE(&p, "--rt-cpus=1", "k"), -EINVAL);
+	assert_non_null(strstr(p.err, "vCPU 1 does not exist"));
+	assert_int_equal(PARSE(&p, "--rt-cpus", "1-", "k"), -EINVAL);
+	assert_non_null(strstr(p.err, "invalid --rt-cpus '1-'"));
+	assert_int_equal(PARSE(&p, "--rt-cpus", "254", "k"), -EINVAL);
+}
+
 static void test_disks(void **state)
 {
 	(void)state;
@@ -269,7 +286,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),   cmocka_unit_test(test_core_options),
 		cmocka_unit_test(test_bad_values), cmocka_unit_test(test_serial),
 		cmocka_unit_test(test_serial_errors),
-		cmocka_unit_test(test_disks),
+		cmocka_unit_test(test_rt_cpus), cmocka_unit_test(test_disks),
 		cmocka_unit_test(test_disk_errors),
 		cmocka_unit_test(test_net),
 		cmocka_unit_test(test_net_errors),

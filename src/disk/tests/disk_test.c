@@ -5,6 +5,9 @@
  * Images are temporary files; the fallback and ENOSPC tests mount small
  * tmpfs instances inside a private mount namespace, and the block device
  * test attaches a loop device; each skips with a message where it cannot.
+ * Resizing (disk_set_size) is checked for the file and disk_size, for
+ * requests on both sides of the old and new ends, for requests a shrink
+ * overtakes, and for every refusal.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,12 +20,14 @@
 #include <linux/loop.h>
 #include <poll.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -561,6 +566,160 @@ static void test_shrunk_under_us(void **state)
 	drop_image(path);
 }
 
+static uint64_t file_size(const char *path)
+{
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	return (uint64_t)st.st_size;
+}
+
+static void test_resize_grow_shrink(void **state)
+{
+	const struct env *e = *state;
+	char *path = make_image(tmp_dir(), KiB(64));
+	struct disk *d = open_ok(e, path, 0);
+	assert_false(disk_read_only(d));
+	assert_false(disk_is_block_device(d));
+	uint8_t buf[4096];
+	memset(buf, 0x5a, sizeof(buf));
+	assert_int_equal(do_rw(d, DISK_OP_WRITE, KiB(60), buf, sizeof(buf)), sizeof(buf));
+	/* Past the end: refused before the grow. */
+	struct iovec iov = { buf, sizeof(buf) };
+	struct disk_request past = { .op = DISK_OP_READ, .offset = KiB(64), .iov = &iov, .iovcnt = 1 };
+	assert_int_equal(disk_submit(d, &past), -EINVAL);
+
+	/* Grow: the file and disk_size follow, the new range reads as zeros
+	 * and takes writes up to the new last byte. */
+	assert_int_equal(disk_set_size(d, KiB(128)), 0);
+	assert_int_equal(disk_size(d), KiB(128));
+	assert_int_equal(file_size(path), KiB(128));
+	memset(buf, 0xee, sizeof(buf));
+	assert_int_equal(do_rw(d, DISK_OP_READ, KiB(64), buf, sizeof(buf)), sizeof(buf));
+	assert_true(all_bytes(buf, sizeof(buf), 0));
+	memset(buf, 0x6b, sizeof(buf));
+	assert_int_equal(do_rw(d, DISK_OP_WRITE, KiB(124), buf, sizeof(buf)), sizeof(buf));
+	assert_int_equal(do_range(d, DISK_OP_WRITE_ZEROES, KiB(120), KiB(4)), 0);
+	past.offset = KiB(128) - 511;
+	assert_int_equal(disk_submit(d, &past), -EINVAL);
+
+	/* Shrink: the tail is gone, requests past the new end are refused,
+	 * what lies before it is intact. */
+	assert_int_equal(disk_set_size(d, KiB(62)), 0);
+	assert_int_equal(disk_size(d), KiB(62));
+	assert_int_equal(file_size(path), KiB(62));
+	past.offset = KiB(62) - 512;
+	assert_int_equal(disk_submit(d, &past), -EINVAL);
+	struct disk_request z = { .op = DISK_OP_WRITE_ZEROES, .offset = KiB(62), .len = 512 };
+	assert_int_equal(disk_submit(d, &z), -EINVAL);
+	struct disk_completion c;
+	assert_int_equal(disk_reap(d, &c, 1), 0);
+	assert_int_equal(do_rw(d, DISK_OP_READ, KiB(60), buf, 2048), 2048);
+	assert_true(all_bytes(buf, 2048, 0x5a));
+
+	/* Grow again: the cut tail does not come back. */
+	assert_int_equal(disk_set_size(d, KiB(64)), 0);
+	assert_int_equal(do_rw(d, DISK_OP_READ, KiB(60), buf, sizeof(buf)), sizeof(buf));
+	assert_true(all_bytes(buf, 2048, 0x5a));
+	assert_true(all_bytes(buf + 2048, 2048, 0));
+	/* The same size again is fine and changes nothing. */
+	assert_int_equal(disk_set_size(d, KiB(64)), 0);
+	assert_int_equal(disk_size(d), KiB(64));
+	disk_close(d);
+
+	/* A fresh open sees the resized file. */
+	d = open_ok(e, path, 0);
+	assert_int_equal(disk_size(d), KiB(64));
+	disk_close(d);
+	drop_image(path);
+}
+
+static void test_resize_refused(void **state)
+{
+	const struct env *e = *state;
+	char *path = make_image(tmp_dir(), 12345);
+	struct disk *d = open_ok(e, path, 0);
+	/* Bad sizes: zero, not whole sectors, beyond off_t. */
+	const uint64_t bad[] = { 0, 1, 511, 513, KiB(64) + 100, UINT64_MAX - 511, (UINT64_C(1) << 63) };
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+		assert_int_equal(disk_set_size(d, bad[i]), -EINVAL);
+	assert_int_equal(disk_size(d), 12345);
+	assert_int_equal(file_size(path), 12345);
+
+	/* A host refusal (here the file size limit) leaves the size alone,
+	 * growing or shrinking. */
+	struct rlimit old;
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	struct rlimit lim = { .rlim_cur = KiB(8), .rlim_max = old.rlim_max };
+	void (*old_handler)(int) = signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	int r = disk_set_size(d, KiB(16));
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, old_handler);
+	assert_int_equal(r, -EFBIG);
+	assert_int_equal(disk_size(d), 12345);
+	assert_int_equal(file_size(path), 12345);
+	disk_close(d);
+
+	/* Read-only: -EROFS first, whatever the size. */
+	d = open_ok(e, path, DISK_F_READ_ONLY);
+	assert_true(disk_read_only(d));
+	assert_int_equal(disk_set_size(d, KiB(64)), -EROFS);
+	assert_int_equal(disk_set_size(d, 0), -EROFS);
+	assert_int_equal(disk_size(d), 12345);
+	assert_int_equal(file_size(path), 12345);
+	disk_close(d);
+	drop_image(path);
+}
+
+/* Requests accepted before a shrink that then lie past the end complete
+ * with -EIO; a write that extended the file again is cut back. Only the
+ * io_uring engine completes after submit returns: the sync one finished
+ * them before the shrink, and they report what happened then. */
+static void test_resize_overtaken(void **state)
+{
+	const struct env *e = *state;
+	char *path = make_image(tmp_dir(), KiB(64));
+	struct disk *d = open_ok(e, path, 0);
+	bool uring = strcmp(disk_engine_name(d), "io_uring") == 0;
+	static uint8_t wbuf[4096], rbuf[4096], low[4096];
+	memset(wbuf, 0x4d, sizeof(wbuf));
+	struct iovec wv = { wbuf, sizeof(wbuf) }, rv = { rbuf, sizeof(rbuf) }, lv = { low, sizeof(low) };
+	int tw, tr, tl;
+	struct disk_request w = { .op = DISK_OP_WRITE, .offset = KiB(60), .iov = &wv, .iovcnt = 1, .user = &tw };
+	struct disk_request rd = { .op = DISK_OP_READ, .offset = KiB(56), .iov = &rv, .iovcnt = 1, .user = &tr };
+	struct disk_request lo = { .op = DISK_OP_READ, .offset = 0, .iov = &lv, .iovcnt = 1, .user = &tl };
+	assert_int_equal(disk_submit(d, &w), 0);
+	assert_int_equal(disk_submit(d, &rd), 0);
+	assert_int_equal(disk_submit(d, &lo), 0);
+	assert_int_equal(disk_set_size(d, KiB(32)), 0);
+	/* As if the kernel ran the write only now, after the cut. */
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, wbuf, sizeof(wbuf), (off_t)KiB(60)), (ssize_t)sizeof(wbuf));
+	close(fd);
+
+	struct disk_completion c[3];
+	wait_reap(d, c, 3);
+	for (int i = 0; i < 3; i++) {
+		if (c[i].user == &tl)
+			assert_int_equal(c[i].result, sizeof(low)); /* inside: unaffected */
+		else if (uring)
+			assert_int_equal(c[i].result, -EIO);
+		else
+			assert_int_equal(c[i].result, 4096);
+	}
+	assert_int_equal(disk_size(d), KiB(32));
+	if (uring) {
+		assert_int_equal(file_size(path), KiB(32));
+	} else {
+		/* Nothing raced: the stray write is the test's own. */
+		assert_int_equal(file_size(path), KiB(64));
+		assert_int_equal(truncate(path, (off_t)KiB(32)), 0);
+	}
+	disk_close(d);
+	drop_image(path);
+}
+
 static void test_open_fd(void **state)
 {
 	const struct env *e = *state;
@@ -690,6 +849,10 @@ static void test_block_device(void **state)
 	}
 	struct disk *d = open_ok(e, name, DISK_F_SPARSE);
 	assert_int_equal(disk_size(d), size);
+	/* A host block device is the host's to resize. */
+	assert_true(disk_is_block_device(d));
+	assert_int_equal(disk_set_size(d, 2 * size), -ENOTSUP);
+	assert_int_equal(disk_size(d), size);
 	uint8_t *buf = malloc(MiB(1));
 	memset(buf, 0x6d, MiB(1));
 	assert_int_equal(do_rw(d, DISK_OP_WRITE, MiB(1), buf, MiB(1)), MiB(1));
@@ -741,6 +904,9 @@ int main(void)
 		BOTH(test_in_flight_cap),
 		BOTH(test_close_in_flight),
 		BOTH(test_shrunk_under_us),
+		BOTH(test_resize_grow_shrink),
+		BOTH(test_resize_refused),
+		BOTH(test_resize_overtaken),
 		BOTH(test_open_fd),
 		BOTH(test_o_direct),
 		BOTH(test_enospc),

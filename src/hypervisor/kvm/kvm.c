@@ -257,6 +257,8 @@ int kvm_vcpu_get_mp_state(struct kvm_vcpu *v, struct kvm_mp_state *m) { return X
 int kvm_vcpu_set_mp_state(struct kvm_vcpu *v, const struct kvm_mp_state *m) { return XIOCTL(v, v->fd, KVM_SET_MP_STATE, (unsigned long)m); }
 int kvm_vcpu_set_tsc_khz(struct kvm_vcpu *v, uint32_t khz) { return XIOCTL(v, v->fd, KVM_SET_TSC_KHZ, khz); }
 
+int kvm_vcpu_kvmclock_ctrl(struct kvm_vcpu *v) { return XIOCTL(v, v->fd, KVM_KVMCLOCK_CTRL, 0); }
+
 int kvm_vcpu_set_msrs(struct kvm_vcpu *v, const struct kvm_msr_entry *msrs, uint32_t n)
 {
 	if (n > 256)

@@ -85,6 +85,10 @@ int kvm_vcpu_set_lapic(struct kvm_vcpu *vcpu, const struct kvm_lapic_state *lapi
 int kvm_vcpu_get_mp_state(struct kvm_vcpu *vcpu, struct kvm_mp_state *mp) MUST_USE;
 int kvm_vcpu_set_mp_state(struct kvm_vcpu *vcpu, const struct kvm_mp_state *mp) MUST_USE;
 int kvm_vcpu_set_tsc_khz(struct kvm_vcpu *vcpu, uint32_t khz) MUST_USE;
+/* Tells the guest's kvmclock that the vCPU was paused (so its watchdogs do
+ * not count the pause as a lockup). -EINVAL when the guest does not use
+ * kvmclock. Call only while the vCPU is not in KVM_RUN. */
+int kvm_vcpu_kvmclock_ctrl(struct kvm_vcpu *vcpu) MUST_USE;
 
 /* Human-readable name of a KVM_EXIT_* reason, for error messages. */
 const char *kvm_exit_reason_name(uint32_t reason);

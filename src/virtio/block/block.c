@@ -8,6 +8,15 @@
  * with iovecs straight into guest memory, and completes the chain when the
  * engine's completion arrives. Requests that need no I/O (GET_ID, errors)
  * complete at once.
+ *
+ * Threads: the worker owns the queue and the disk's I/O. vCPU threads read
+ * the configuration space (config_read, under the transport's lock) and the
+ * control server thread resizes the disk (virtio_blk_resize). What those
+ * share is under `lock`: the configuration bytes (the capacity changes on
+ * a resize) and the activation's config_fd. The worker never takes it: it
+ * checks each request against disk_size(), an atomic the resize moves, so
+ * a request is always judged by the capacity of the moment. Lock order:
+ * the transport's lock before ours; we never take the transport's.
  */
 #include "virtio/block/block.h"
 
@@ -59,8 +68,18 @@ struct virtio_blk {
 	struct disk *disk; /* owned */
 	struct virtio_blk_options opts;
 	uint64_t features;
-	uint8_t config[CFG_SIZE];
 
+	pthread_mutex_t lock;
+	/* Under lock. */
+	uint8_t config[CFG_SIZE];
+	int config_fd; /* borrowed while active, else -1 */
+	/* The configuration changed while no config_fd was ours: a driver
+	 * that read it before DRIVER_OK may hold the old capacity, so tell
+	 * it as soon as it is running (a needless reread is harmless). */
+	bool config_changed;
+
+	/* The transport's threads (activate/reset) and, while active, the
+	 * worker. */
 	bool active;
 	const struct guest_memory *gm;
 	struct virtio_queue q;
@@ -77,6 +96,14 @@ static void put_le(uint8_t *p, uint64_t v, unsigned len)
 {
 	for (unsigned i = 0; i < len; i++)
 		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get_le64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (unsigned i = 0; i < 8; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
 }
 
 static unsigned blk_num_queues(void *dev)
@@ -100,7 +127,13 @@ static uint64_t blk_features(void *dev)
 static void blk_config_read(void *dev, uint32_t off, uint8_t *data, uint32_t len)
 {
 	struct virtio_blk *b = dev;
+	/* Under the lock, so a read never sees a capacity half updated. A
+	 * driver reading the 64-bit capacity in two halves across a resize
+	 * may still mix old and new: the config interrupt that follows every
+	 * change (and the generation it bumps) makes it read again. */
+	pthread_mutex_lock(&b->lock);
 	virtio_config_read_bytes(b->config, CFG_SIZE, off, data, len);
+	pthread_mutex_unlock(&b->lock);
 }
 
 /* writeback is the only writable field, and only with CONFIG_WCE, which
@@ -272,12 +305,22 @@ static int blk_activate(void *dev, const struct virtio_activation *act)
 	if ((r = virtio_worker_start(&b->worker, "v_blk", fds, 2, blk_handle, b)) < 0)
 		return r;
 	b->active = true;
+	pthread_mutex_lock(&b->lock);
+	b->config_fd = act->config_fd;
+	if (b->config_changed)
+		(void)evfd_signal(b->config_fd);
+	b->config_changed = false;
+	pthread_mutex_unlock(&b->lock);
 	return 0;
 }
 
 static void blk_reset(void *dev)
 {
 	struct virtio_blk *b = dev;
+	/* First: config_fd stops being ours to write with the reset. */
+	pthread_mutex_lock(&b->lock);
+	b->config_fd = -1;
+	pthread_mutex_unlock(&b->lock);
 	if (!b->active)
 		return;
 	virtio_worker_stop(&b->worker);
@@ -298,6 +341,7 @@ static void blk_destroy(void *dev)
 		return;
 	blk_reset(b);
 	disk_close(b->disk);
+	pthread_mutex_destroy(&b->lock);
 	free(b);
 }
 
@@ -346,9 +390,16 @@ int virtio_blk_create(struct disk *disk, const struct virtio_blk_options *opts, 
 		disk_close(disk);
 		return -ENOMEM;
 	}
+	int r = -pthread_mutex_init(&b->lock, NULL);
+	if (r < 0) {
+		free(b);
+		disk_close(disk);
+		return r;
+	}
 	b->disk = disk;
 	b->opts = *opts;
 	b->error_fd = -1;
+	b->config_fd = -1;
 	b->features = VIRTIO_BIT(VIRTIO_F_VERSION_1) | VIRTIO_BIT(VIRTIO_F_EVENT_IDX) |
 		      VIRTIO_BIT(VIRTIO_F_INDIRECT_DESC) | VIRTIO_BIT(VIRTIO_BLK_F_SEG_MAX) |
 		      VIRTIO_BIT(VIRTIO_BLK_F_BLK_SIZE) | VIRTIO_BIT(VIRTIO_BLK_F_FLUSH);
@@ -359,5 +410,44 @@ int virtio_blk_create(struct disk *disk, const struct virtio_blk_options *opts, 
 			       (opts->sparse ? VIRTIO_BIT(VIRTIO_BLK_F_DISCARD) : 0);
 	build_config(b);
 	*out = (struct virtio_device){ .ops = &blk_ops, .dev = b };
+	return 0;
+}
+
+bool virtio_blk_is_block(const struct virtio_device *d)
+{
+	return d && d->ops == &blk_ops;
+}
+
+bool virtio_blk_read_only(const void *dev)
+{
+	const struct virtio_blk *b = dev;
+	return b->opts.read_only || disk_read_only(b->disk);
+}
+
+int virtio_blk_resize(void *dev, uint64_t new_size)
+{
+	struct virtio_blk *b = dev;
+	if (virtio_blk_read_only(b))
+		return -EROFS;
+	/* Not under our lock: ftruncate may take a while, and vCPUs reading
+	 * the configuration would wait for it. The disk serialises resizes
+	 * itself, and the capacity below is read back from the disk under
+	 * our lock, so after concurrent resizes the last to publish writes
+	 * the size the disk ended at. */
+	int r = disk_set_size(b->disk, new_size);
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&b->lock);
+	/* Whole sectors only, as handle_chain counts them. */
+	uint64_t sectors = disk_size(b->disk) / VIRTIO_BLK_SECTOR_SIZE;
+	bool changed = get_le64(b->config + CFG_CAPACITY) != sectors;
+	put_le(b->config + CFG_CAPACITY, sectors, 8);
+	/* Under the lock: config_fd is only borrowed while active. Signalling
+	 * an eventfd cannot block. */
+	if (changed && b->config_fd >= 0)
+		(void)evfd_signal(b->config_fd);
+	else if (changed)
+		b->config_changed = true;
+	pthread_mutex_unlock(&b->lock);
 	return 0;
 }

@@ -1,0 +1,53 @@
+# cmake -DLIB=libcrosvm_control.so -DHEADER=crosvm_control.h -P check_exports.cmake
+#
+# Fails unless the shared library's dynamic symbol table defines exactly
+# the functions the header declares: every crosvm_client_* of the header,
+# and nothing else (linker-made _init/_fini/_edata/_end/__bss_start and
+# the version node's absolute symbol aside).
+cmake_minimum_required(VERSION 3.25)
+if(NOT LIB OR NOT HEADER)
+  message(FATAL_ERROR "usage: cmake -DLIB=... -DHEADER=... -P check_exports.cmake")
+endif()
+find_program(NM nm REQUIRED)
+execute_process(COMMAND ${NM} -D --defined-only ${LIB}
+  OUTPUT_VARIABLE out RESULT_VARIABLE rc ERROR_VARIABLE err)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "nm -D ${LIB} failed: ${err}")
+endif()
+
+string(REPLACE "\n" ";" lines "${out}")
+set(exported)
+set(bad)
+foreach(line IN LISTS lines)
+  if(line MATCHES "^[0-9a-fA-F]* *([A-Za-z]) ([^ @]+)")
+    set(type ${CMAKE_MATCH_1})
+    set(sym ${CMAKE_MATCH_2})
+    if(type STREQUAL "A" OR sym MATCHES "^(_init|_fini|_edata|_end|__bss_start)$")
+      continue()
+    endif()
+    if(sym MATCHES "^crosvm_client_")
+      list(APPEND exported ${sym})
+    else()
+      list(APPEND bad ${sym})
+    endif()
+  endif()
+endforeach()
+if(bad)
+  message(FATAL_ERROR "${LIB} exports symbols outside the API: ${bad}")
+endif()
+
+file(READ ${HEADER} header)
+string(REGEX MATCHALL "crosvm_client_[a-z_]+\\(" decls "${header}")
+list(REMOVE_DUPLICATES decls)
+list(LENGTH decls ndecls)
+if(ndecls EQUAL 0)
+  message(FATAL_ERROR "no crosvm_client_* declarations found in ${HEADER}")
+endif()
+foreach(d IN LISTS decls)
+  string(REPLACE "(" "" d ${d})
+  if(NOT d IN_LIST exported)
+    message(FATAL_ERROR "${LIB} does not export ${d}, which ${HEADER} declares")
+  endif()
+endforeach()
+list(LENGTH exported nexp)
+message(STATUS "${LIB}: ${nexp} symbols, all crosvm_client_*, all ${ndecls} declared functions present")
