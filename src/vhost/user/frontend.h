@@ -15,7 +15,10 @@
  * so a refused request comes back as its -errno (the back-end's positive
  * status negated, -EIO if it is not an errno).
  *
- * Not thread-safe: one thread talks to the back-end at a time.
+ * Not thread-safe: one thread talks to the back-end at a time. The one
+ * exception is vhu_frontend_backend_req, which uses only the request
+ * channel (and fields fixed at connect): one other thread may call it
+ * beside the one making requests.
  */
 #ifndef CROSVM_VHOST_USER_FRONTEND_H
 #define CROSVM_VHOST_USER_FRONTEND_H

@@ -18,6 +18,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
@@ -31,6 +32,10 @@
 static void *worker_main(void *arg)
 {
 	struct virtio_worker *w = arg;
+	/* Named by the thread itself: naming another thread goes through
+	 * /proc, which a jailed device process has no access to. Best
+	 * effort: the name is only for ps, top and gdb. */
+	(void)prctl(PR_SET_NAME, w->name);
 	for (;;) {
 		struct epoll_event ev;
 		int n = epoll_wait(w->epoll_fd, &ev, 1, -1);
@@ -91,9 +96,16 @@ int virtio_worker_start(struct virtio_worker *w, const char *name, const struct 
 
 	/* The thread starts with every signal blocked, so process-directed
 	 * signals (SIGCHLD, SIGTERM, ...) go to the threads meant for them,
-	 * never to a device worker. */
+	 * never to a device worker. Not the synchronous ones: a blocked
+	 * SIGSYS from a seccomp trap would kill the process before the
+	 * jail's reporter could name the syscall. */
 	sigset_t all, old;
 	sigfillset(&all);
+	sigdelset(&all, SIGSYS);
+	sigdelset(&all, SIGSEGV);
+	sigdelset(&all, SIGBUS);
+	sigdelset(&all, SIGILL);
+	sigdelset(&all, SIGFPE);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	/* Set before the thread exists: its handler may call
 	 * virtio_worker_watch, which checks it. */
@@ -104,9 +116,6 @@ int virtio_worker_start(struct virtio_worker *w, const char *name, const struct 
 		w->started = false;
 		goto err_fds;
 	}
-	/* Named here rather than by the thread itself so the name is set when
-	 * start returns. Best effort: it is only for ps, top and gdb. */
-	(void)pthread_setname_np(w->thread, w->name);
 	return 0;
 
 err_fds:

@@ -26,68 +26,12 @@
 #include "devices/bus.h"
 #include "devices/pci/pci_config.h"
 #include "virtio/core/virtio.h"
+#include "fakes/fake_pci_host.h"
 #include "virtio/transport/virtio_pci.h"
 
 #define BAR_ADDR 0xc0000000ULL
 #define QMAX 16
 
-/* ---- fake host: everything succeeds ---- */
-
-struct fake_host {
-	pthread_mutex_t lock; /* the interrupt thread calls in too */
-	uint32_t next_gsi;
-	bool intx;
-};
-
-static int h_ioeventfd(void *ctx, uint64_t addr, int fd, bool assign)
-{
-	(void)ctx, (void)addr, (void)fd, (void)assign;
-	return 0;
-}
-
-static int h_alloc_gsi(void *ctx, uint32_t *gsi)
-{
-	struct fake_host *h = ctx;
-	*gsi = h->next_gsi++;
-	return 0;
-}
-
-static int h_msi_route_set(void *ctx, uint32_t gsi, uint64_t addr, uint32_t data)
-{
-	(void)ctx, (void)gsi, (void)addr, (void)data;
-	return 0;
-}
-
-static int h_msi_route_clear(void *ctx, uint32_t gsi)
-{
-	(void)ctx, (void)gsi;
-	return 0;
-}
-
-static int h_irqfd(void *ctx, int fd, uint32_t gsi, bool assign)
-{
-	(void)ctx, (void)fd, (void)gsi, (void)assign;
-	return 0;
-}
-
-static int h_intx(void *ctx, uint32_t irq, bool level)
-{
-	struct fake_host *h = ctx;
-	(void)irq;
-	pthread_mutex_lock(&h->lock);
-	h->intx = level;
-	pthread_mutex_unlock(&h->lock);
-	return 0;
-}
-
-static const struct virtio_pci_host_ops host_ops = {
-	.ioeventfd = h_ioeventfd,
-	.alloc_gsi = h_alloc_gsi,
-	.msi_route_set = h_msi_route_set,
-	.msi_route_clear = h_msi_route_clear,
-	.irqfd = h_irqfd,
-	.intx = h_intx,
-};
 
 /* ---- fake device: one queue; its reset can report an error or an
  * interrupt just before it stops, as a worker racing the reset does ---- */
@@ -167,7 +111,7 @@ static const struct virtio_device_ops fake_ops = {
 /* ---- fixture ---- */
 
 struct t {
-	struct fake_host host;
+	struct fake_pci_host host;
 	struct bus mmio;
 	struct guest_memory gm;
 	struct fake_dev *dev; /* owned by the transport */
@@ -186,7 +130,7 @@ static int setup(void **state)
 	t->dev = calloc(1, sizeof(*t->dev));
 	assert_non_null(t->dev);
 	t->dev->error_fd = t->dev->call_fd = -1;
-	struct virtio_pci_host host = { .ops = &host_ops, .ctx = &t->host, .mmio_bus = &t->mmio, .gm = &t->gm };
+	struct virtio_pci_host host = { .ops = &fake_pci_host_ops, .ctx = &t->host, .mmio_bus = &t->mmio, .gm = &t->gm };
 	struct virtio_device vdev = { .ops = &fake_ops, .dev = t->dev };
 	assert_int_equal(virtio_pci_create(&t->vp, vdev, &host, BAR_ADDR, 5), 0);
 	/* Memory decoding on: BAR 0 appears on the bus. */
@@ -336,10 +280,7 @@ static void test_interrupt_racing_reset_is_dropped(void **state)
 		wr(t, CC_STATUS, 0, 1);
 		t->dev->call_on_reset = false;
 		sleep_ms(round % 4 == 0 ? 20 : round % 4);
-		pthread_mutex_lock(&t->host.lock);
-		bool intx = t->host.intx;
-		pthread_mutex_unlock(&t->host.lock);
-		assert_false(intx);
+		assert_false(fake_pci_host_intx(&t->host));
 		assert_int_equal(rd(t, VIRTIO_PCI_ISR_OFF, 1), 0);
 	}
 	/* A live device's interrupt still arrives. */
