@@ -12,9 +12,7 @@
  *
  * Devices whose control paths still reach into the device object from
  * the main process (balloon, block: `crosvm balloon`, `disk resize`) and
- * vhost-vsock (the kernel runs it) stay in-process for now, and so does
- * virtio-net: jailed, its guest-to-host traffic stalls and its multiqueue
- * set-up hangs the guest's driver (to be found).
+ * vhost-vsock (the kernel runs it) stay in-process for now.
  */
 #include <errno.h>
 #include <poll.h>
@@ -50,7 +48,7 @@ int fd_snapshot_take(struct fd_snapshot *s)
 
 static bool jailed_type(uint32_t device_id)
 {
-	return device_id == VIRTIO_ID_RNG || device_id == VIRTIO_ID_CONSOLE;
+	return device_id == VIRTIO_ID_RNG || device_id == VIRTIO_ID_NET || device_id == VIRTIO_ID_CONSOLE;
 }
 
 bool device_sandbox_wanted(const struct vm *vm, const struct virtio_device *d)
