@@ -52,23 +52,26 @@ def register(scenario, check):
             before = mem_kib(g, "MemAvailable")
             r = control(vmm, "balloon", str(128 << 20), sock)
             check(r.returncode == 0, "crosvm balloon 128 MiB exits 0 (%r)" % r.stderr.strip())
-            deadline = time.monotonic() + 60
+            # The guest inflates at its own pace (tens of seconds on a busy
+            # test host): wait until it reports the whole balloon, then
+            # look at what that cost it.
+            deadline = time.monotonic() + 240
             while True:
-                now = mem_kib(g, "MemAvailable")
-                if before - now >= 120 * 1024 or time.monotonic() > deadline:
+                r = control(vmm, "balloon_stats", sock)
+                check(r.returncode == 0, "crosvm balloon_stats exits 0 (%r)" % r.stderr.strip())
+                st = json.loads(r.stdout)["BalloonStats"]
+                if st["balloon_actual"] == 128 << 20 or time.monotonic() > deadline:
                     break
-                time.sleep(1)
+                time.sleep(2)
+            check(st["balloon_actual"] == 128 << 20, "the guest reports the balloon at 128 MiB (%s)" % st["balloon_actual"])
+            now = mem_kib(g, "MemAvailable")
             check(120 * 1024 <= before - now <= 140 * 1024,
                   "MemAvailable drops by about 128 MiB (%d -> %d KiB)" % (before, now))
-            r = control(vmm, "balloon_stats", sock)
-            check(r.returncode == 0, "crosvm balloon_stats exits 0 (%r)" % r.stderr.strip())
-            st = json.loads(r.stdout)["BalloonStats"]
-            check(st["balloon_actual"] == 128 << 20, "the guest reports the balloon at 128 MiB (%s)" % st["balloon_actual"])
             check((st["stats"]["total_memory"] or 0) > 400 << 20, "stats carry the guest's total memory (%s)"
                   % st["stats"]["total_memory"])
             r = control(vmm, "balloon", "0", sock)
             check(r.returncode == 0, "crosvm balloon 0 exits 0")
-            deadline = time.monotonic() + 60
+            deadline = time.monotonic() + 240
             while True:
                 back = mem_kib(g, "MemAvailable")
                 if back >= before - 16 * 1024 or time.monotonic() > deadline:
