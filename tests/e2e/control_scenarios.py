@@ -58,7 +58,8 @@ def register(scenario, check):
             deadline = time.monotonic() + 240
             while True:
                 r = control(vmm, "balloon_stats", sock)
-                check(r.returncode == 0, "crosvm balloon_stats exits 0 (%r)" % r.stderr.strip())
+                if r.returncode != 0:
+                    check(False, "crosvm balloon_stats exits 0 (%r)" % r.stderr.strip())
                 st = json.loads(r.stdout)["BalloonStats"]
                 if st["balloon_actual"] == 128 << 20 or time.monotonic() > deadline:
                     break
