@@ -62,6 +62,7 @@ enum step {
 	STEP_UMOUNT_OLD,
 	STEP_ROOT_RO,
 	STEP_CLOSE_FDS,
+	STEP_STDIO,
 	STEP_RLIMIT,
 	STEP_SECUREBITS,
 	STEP_BOUNDING,
@@ -90,6 +91,7 @@ static const char *const step_names[STEP_COUNT] = {
 	[STEP_UMOUNT_OLD] = "unmount old root",
 	[STEP_ROOT_RO] = "remount root read-only",
 	[STEP_CLOSE_FDS] = "close fds",
+	[STEP_STDIO] = "standard fds",
 	[STEP_RLIMIT] = "setrlimit",
 	[STEP_SECUREBITS] = "lock securebits",
 	[STEP_BOUNDING] = "clear capability bounding set",
@@ -117,8 +119,9 @@ struct prep {
 	char gid_map[64];
 	char *old_src[SANDBOX_JAIL_MAX_BINDS]; /* OLD_ROOT + src, owned */
 	const char *dst[SANDBOX_JAIL_MAX_BINDS];
-	int keep[SANDBOX_JAIL_MAX_KEEP_FDS + 2]; /* sorted, unique */
+	int keep[SANDBOX_JAIL_MAX_KEEP_FDS + 3]; /* sorted, unique */
 	size_t nkeep;
+	bool have_stderr; /* the caller's fd 2 is open and kept */
 };
 
 /* ---- Child side: syscalls only, no allocation ---- */
@@ -248,6 +251,30 @@ static int close_fds(const struct prep *pp)
 	return close_gap(lo, ~0u);
 }
 
+/* Fills whichever of fds 0-2 close_fds left closed: 0 reads EOF (an empty
+ * pipe whose write end is gone), 1 and 2 write to the caller's stderr or,
+ * without one, fail (that pipe's read end). Left closed, the next fd the
+ * child gets (one passed over a socket) would take one of these numbers
+ * and its log lines would go down that fd. Stdout is not passed on: it
+ * may carry a guest's console. */
+static int fill_stdio(const struct prep *pp)
+{
+	int p[2];
+	if (pipe2(p, 0) < 0)
+		return -errno;
+	close(p[1]);
+	int err_src = pp->have_stderr ? STDERR_FILENO : p[0];
+	for (int fd = 0; fd <= STDERR_FILENO; fd++) {
+		if (fd == p[0] || fcntl(fd, F_GETFD) >= 0)
+			continue;
+		if (dup2(fd == STDIN_FILENO ? p[0] : err_src, fd) < 0)
+			return -errno;
+	}
+	if (p[0] > STDERR_FILENO)
+		close(p[0]);
+	return 0;
+}
+
 static int drop_caps(const struct prep *pp)
 {
 	/* With these locked, uid 0 gains nothing on execve and nothing can
@@ -343,6 +370,8 @@ static __attribute__((noreturn)) void child_run(const struct prep *pp)
 
 	if ((r = close_fds(pp)) < 0)
 		child_fail(pp, STEP_CLOSE_FDS, -1, -r);
+	if ((r = fill_stdio(pp)) < 0)
+		child_fail(pp, STEP_STDIO, -1, -r);
 	for (size_t i = 0; i < c->nrlimits; i++) {
 		struct rlimit rl = { .rlim_cur = c->rlimits[i].cur, .rlim_max = c->rlimits[i].max };
 		if (setrlimit((__rlimit_resource_t)c->rlimits[i].resource, &rl) < 0)
@@ -414,6 +443,10 @@ static int prep_init(struct prep *pp, const struct jail_config *c, char *err, si
 	}
 	if (c->violation_fd >= 0)
 		pp->keep[pp->nkeep++] = c->violation_fd;
+	/* Device logs go where crosvm's own go. */
+	pp->have_stderr = fcntl(STDERR_FILENO, F_GETFD) >= 0;
+	if (pp->have_stderr)
+		pp->keep[pp->nkeep++] = STDERR_FILENO;
 	snprintf(pp->uid_map, sizeof(pp->uid_map), "0 %u 1\n", (unsigned)geteuid());
 	snprintf(pp->gid_map, sizeof(pp->gid_map), "0 %u 1\n", (unsigned)getegid());
 	int fds[2];

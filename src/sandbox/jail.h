@@ -11,7 +11,11 @@
  *      the configured paths into it (read-only unless writable), optionally
  *      mounts a /proc for its PID namespace, pivot_roots into it, detaches the
  *      old root and remounts the root read-only;
- *   5. closes every fd not in keep_fds (close_range);
+ *   5. closes every fd not in keep_fds (close_range) except stderr, and
+ *      fills fds 0-2: stdin reads EOF, stdout and stderr are the caller's
+ *      stderr (so device logs land where crosvm's do, never on a stdout
+ *      that may carry a guest console, and no fd received later takes
+ *      their numbers);
  *   6. sets the configured rlimits;
  *   7. locks the securebits, clears the bounding and ambient sets, empties
  *      its capability sets and sets no_new_privs;

@@ -2,7 +2,8 @@
  * Unit tests for the jail: a spawned child is PID 1 of its namespace, sees
  * an empty root holding only its bind mounts (read-only unless asked),
  * runs with no_new_privs, no capabilities and a seccomp filter, holds only
- * the fds it was given, has its rlimits; a failing setup step is reported
+ * the fds it was given (and stdin at EOF, stdout and stderr on our
+ * stderr), has its rlimits; a failing setup step is reported
  * by name; the shipped common_device.policy carries an epoll + eventfd
  * loop; a violation in a jailed child is named. Needs user namespaces:
  * without them every test skips, saying why.
@@ -21,6 +22,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -193,6 +195,15 @@ static int child_inspect(void *argp)
 	fprintf(out, "nofile=%llu/%llu\n", (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max);
 	uint64_t one = 1;
 	fprintf(out, "extra_write=%d\n", write(a->extra_fd, &one, sizeof(one)) == sizeof(one));
+	char c;
+	fprintf(out, "stdin_read=%zd\n", read(STDIN_FILENO, &c, 1));
+	for (int sfd = STDOUT_FILENO; sfd <= STDERR_FILENO; sfd++) {
+		struct stat st;
+		if (fstat(sfd, &st) == 0)
+			fprintf(out, "file%d=%lu:%lu\n", sfd, (unsigned long)st.st_dev, (unsigned long)st.st_ino);
+		else
+			fprintf(out, "file%d=fstat:%d\n", sfd, errno);
+	}
 	static const char *const ns[] = { "user", "pid", "mnt", "ipc", "net" };
 	for (size_t i = 0; i < sizeof(ns) / sizeof(ns[0]); i++) {
 		char link[64], target[64] = "";
@@ -279,31 +290,34 @@ static void test_jail_view(void **state)
 	if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0)
 		fail_msg("child %s; report:%s", desc, report);
 
-	char v[256], want[64];
+	char v[256], want[128];
 	assert_string_equal(field(report, "pid", v, sizeof(v)), "1");
 	assert_string_equal(field(report, "uid", v, sizeof(v)), "0 gid=0");
 	assert_string_equal(field(report, "root", v, sizeof(v)), "data,proc,rw");
-	/* The kept fds, and the violation fd; nothing else (not stdin..stderr, not `stray`). */
-	int fds[3] = { out[1], extra, vio[1] };
-	for (int i = 1; i < 3; i++)
-		for (int j = i; j > 0 && fds[j - 1] > fds[j]; j--) {
-			int t = fds[j];
-			fds[j] = fds[j - 1];
-			fds[j - 1] = t;
-		}
+	/* Stdin..stderr, the kept fds and the violation fd; nothing else (not `stray`). */
+	enum { NFDS = 6 };
+	int fds[NFDS] = { 0, 1, 2, out[1], extra, vio[1] };
 	/* /proc/self/fd lists names sorted as strings by our child. */
-	char fdlist[3][16];
-	for (int i = 0; i < 3; i++)
+	char fdlist[NFDS][16];
+	for (int i = 0; i < NFDS; i++)
 		snprintf(fdlist[i], sizeof(fdlist[i]), "%d", fds[i]);
-	for (int i = 1; i < 3; i++)
+	for (int i = 1; i < NFDS; i++)
 		for (int j = i; j > 0 && strcmp(fdlist[j - 1], fdlist[j]) > 0; j--) {
 			char t[16];
 			memcpy(t, fdlist[j], 16);
 			memcpy(fdlist[j], fdlist[j - 1], 16);
 			memcpy(fdlist[j - 1], t, 16);
 		}
-	snprintf(want, sizeof(want), "%s,%s,%s", fdlist[0], fdlist[1], fdlist[2]);
+	snprintf(want, sizeof(want), "%s,%s,%s,%s,%s,%s", fdlist[0], fdlist[1], fdlist[2], fdlist[3], fdlist[4],
+		 fdlist[5]);
 	assert_string_equal(field(report, "fds", v, sizeof(v)), want);
+	/* Stdin reads EOF; stdout and stderr are our stderr, not our stdout. */
+	assert_string_equal(field(report, "stdin_read", v, sizeof(v)), "0");
+	struct stat st;
+	assert_int_equal(fstat(STDERR_FILENO, &st), 0);
+	snprintf(want, sizeof(want), "%lu:%lu", (unsigned long)st.st_dev, (unsigned long)st.st_ino);
+	assert_string_equal(field(report, "file1", v, sizeof(v)), want);
+	assert_string_equal(field(report, "file2", v, sizeof(v)), want);
 	assert_string_equal(field(report, "NoNewPrivs", v, sizeof(v)), "1");
 	assert_string_equal(field(report, "CapEff", v, sizeof(v)), "0000000000000000");
 	assert_string_equal(field(report, "CapPrm", v, sizeof(v)), "0000000000000000");
