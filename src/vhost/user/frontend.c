@@ -40,6 +40,7 @@ static int ack_to_errno(uint64_t status)
  */
 static int transact(struct vhu_frontend *f, struct vhu_msg *m, const int *fds, size_t nfds, struct vhu_msg *reply)
 {
+	f->last_refused = false;
 	bool own = vhu_request_has_own_reply(m->hdr.request);
 	bool ack = !own && has_protocol(f, VHU_PROTOCOL_F_REPLY_ACK);
 	m->hdr.flags = VHU_VERSION | (ack ? VHU_FLAG_NEED_REPLY : 0);
@@ -58,7 +59,10 @@ static int transact(struct vhu_frontend *f, struct vhu_msg *m, const int *fds, s
 	/* vhu_msg_check allows no fds in a reply: nrfds is 0. */
 	if (!(reply->hdr.flags & VHU_FLAG_REPLY) || reply->hdr.request != m->hdr.request)
 		return -EPROTO;
-	return ack ? ack_to_errno(reply->p.u64) : 0;
+	if (!ack || reply->p.u64 == 0)
+		return 0;
+	f->last_refused = true;
+	return ack_to_errno(reply->p.u64);
 }
 
 static int send_u64(struct vhu_frontend *f, uint32_t request, uint64_t v, const int *fds, size_t nfds)

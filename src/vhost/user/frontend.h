@@ -41,6 +41,9 @@ struct vhu_frontend {
 	uint64_t protocol_features;    /* negotiated */
 	unsigned nr_queues;	       /* GET_QUEUE_NUM (needs MQ), else 0: unknown */
 	const struct guest_memory *gm; /* borrowed: the memory table last sent */
+	/* Whether the last request failed by the back-end's REPLY_ACK
+	 * refusal: the connection is fine, whatever the status says. */
+	bool last_refused;
 };
 
 /*

@@ -56,7 +56,7 @@ _Static_assert(VIRTIO_MAX_QUEUES <= 64, "ring masks are 64-bit");
 struct vhu_proxy {
 	/* From vhu_proxy_info and the handshake; constant after create. */
 	unsigned num_queues;
-	uint16_t queue_max_size;
+	uint16_t queue_max_size[VIRTIO_MAX_QUEUES];
 	uint32_t config_size;
 	int64_t timeout_ns;
 	uint64_t features; /* offered, VHOST_USER_F_PROTOCOL_FEATURES removed */
@@ -113,8 +113,8 @@ static void mark_dead(struct vhu_proxy *p, int err)
 
 /* Errors after which the connection cannot be used: the socket failed or
  * was closed, or the stream is out of step (a reply that does not belong,
- * a message too big to frame). A back-end may also ack a request with one
- * of these statuses; treating that as death is safe. */
+ * a message too big to frame). Not when the back-end acked the request
+ * with such a status (req_end): that is a refusal on a working stream. */
 static bool conn_error(int r)
 {
 	switch (r) {
@@ -152,7 +152,7 @@ static void watchdog_arm(struct vhu_proxy *p)
 static int req_end(struct vhu_proxy *p, int r)
 {
 	atomic_store(&p->deadline_ns, 0);
-	if (r < 0 && conn_error(r))
+	if (r < 0 && !p->f.last_refused && conn_error(r))
 		mark_dead(p, r);
 	if (r < 0 && is_dead(p))
 		r = atomic_load(&p->error);
@@ -277,7 +277,7 @@ static unsigned proxy_num_queues(void *dev)
 static uint16_t proxy_queue_max_size(void *dev, unsigned q)
 {
 	struct vhu_proxy *p = dev;
-	return q < p->num_queues ? p->queue_max_size : 0;
+	return q < p->num_queues ? p->queue_max_size[q] : 0;
 }
 
 static uint64_t proxy_features(void *dev)
@@ -338,7 +338,7 @@ static int program(struct vhu_proxy *p, const struct virtio_activation *act, uin
 		const struct virtq_config *c = &qs->cfg;
 		if (c->size == 0)
 			continue;
-		if (c->size > p->queue_max_size)
+		if (c->size > p->queue_max_size[q])
 			return -EINVAL;
 		*rings |= 1ULL << q;
 		if ((r = REQ(p, vhu_frontend_set_vring_num(f, q, c->size))) < 0 ||
@@ -474,12 +474,22 @@ static const struct virtio_device_ops *ops_for(uint32_t device_id)
 	return NULL;
 }
 
+static uint16_t info_queue_max(const struct vhu_proxy_info *info, unsigned q)
+{
+	return info->queue_max_sizes[q] ? info->queue_max_sizes[q] : info->queue_max_size;
+}
+
 static bool info_valid(const struct vhu_proxy_info *info)
 {
-	uint16_t qmax = info->queue_max_size;
-	return info->num_queues >= 1 && info->num_queues <= VIRTIO_MAX_QUEUES && qmax != 0 &&
-	       qmax <= VIRTQ_MAX_SIZE && !(qmax & (qmax - 1)) && info->config_size <= VHU_MAX_CONFIG_SIZE &&
-	       info->reply_timeout_ms >= 0;
+	if (info->num_queues < 1 || info->num_queues > VIRTIO_MAX_QUEUES || info->config_size > VHU_MAX_CONFIG_SIZE ||
+	    info->reply_timeout_ms < 0)
+		return false;
+	for (unsigned q = 0; q < info->num_queues; q++) {
+		uint16_t qmax = info_queue_max(info, q);
+		if (qmax == 0 || qmax > VIRTQ_MAX_SIZE || (qmax & (qmax - 1)))
+			return false;
+	}
+	return true;
 }
 
 /* The handshake and what it must have said. */
@@ -528,7 +538,8 @@ int vhu_proxy_create(int sock, const struct vhu_proxy_info *info, struct virtio_
 	atomic_init(&p->deadline_ns, 0);
 	atomic_init(&p->req_fd, -1);
 	p->num_queues = info->num_queues;
-	p->queue_max_size = info->queue_max_size;
+	for (unsigned q = 0; q < info->num_queues; q++)
+		p->queue_max_size[q] = info_queue_max(info, q);
 	p->config_size = info->config_size;
 	p->timeout_ns = (int64_t)(info->reply_timeout_ms ? info->reply_timeout_ms : VHU_PROXY_DEFAULT_TIMEOUT_MS) *
 			1000000;

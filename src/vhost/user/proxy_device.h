@@ -50,6 +50,9 @@ struct vhu_proxy_info {
 	/* Bound on each request's round trip (a hung back-end must not hang
 	 * a vCPU), and on the whole handshake; 0 = VHU_PROXY_DEFAULT_TIMEOUT_MS. */
 	int reply_timeout_ms;
+	/* Per queue, where non-zero: replaces queue_max_size for that queue
+	 * (virtio-net's control queue is smaller than its data queues). */
+	uint16_t queue_max_sizes[VIRTIO_MAX_QUEUES];
 };
 
 /*

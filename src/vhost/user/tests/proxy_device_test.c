@@ -63,6 +63,7 @@ struct cfgdev {
 	unsigned ready_mask;
 	uint64_t features;
 	bool active;
+	int activate_err; /* what activate returns instead of starting */
 };
 
 static unsigned cd_num_queues(void *dev) { (void)dev; return 2; }
@@ -90,6 +91,8 @@ static int cd_activate(void *dev, const struct virtio_activation *act)
 	struct cfgdev *d = dev;
 	if (d->active)
 		return -EBUSY;
+	if (d->activate_err)
+		return d->activate_err;
 	d->ready_mask = 0;
 	for (unsigned q = 0; q < act->nr_queues; q++)
 		if (act->queues[q].cfg.size)
@@ -230,8 +233,9 @@ static struct fx *fx_new(bool rng, unsigned nr_queues)
 	return fx;
 }
 
-static const struct vhu_proxy_info rng_info = { VIRTIO_ID_RNG, 1, QSIZE, 0, 0 };
-static const struct vhu_proxy_info cfg_info = { VIRTIO_ID_BLOCK, 2, 64, CFG_SIZE, SHORT_TIMEOUT_MS };
+static const struct vhu_proxy_info rng_info = { .device_id = VIRTIO_ID_RNG, .num_queues = 1, .queue_max_size = QSIZE };
+static const struct vhu_proxy_info cfg_info = { .device_id = VIRTIO_ID_BLOCK, .num_queues = 2, .queue_max_size = 64,
+						 .config_size = CFG_SIZE, .reply_timeout_ms = SHORT_TIMEOUT_MS };
 
 /* A back-end on one end of a socketpair, a proxy on the other. */
 static void fx_connect(struct fx *fx, const struct vhu_proxy_info *info)
@@ -523,6 +527,57 @@ static void test_refused_activation(void **state)
 	assert_int_equal(fx->cd.activations, 1);
 }
 
+/* A refusal the back-end acks is the request's failure, not the
+ * connection's, whatever its status says: one that reads like a broken
+ * stream (EPROTO, EMSGSIZE: what a device's activation may return for a
+ * guest's bad ring) must not end the device. */
+static void test_refusal_is_not_death(void **state)
+{
+	struct fx *fx = *state;
+	const struct virtio_device *d = &fx->pdev;
+	static const int errs[] = { -EPROTO, -EMSGSIZE, -ETIMEDOUT, -EINVAL };
+	for (size_t i = 0; i < ARRAY_SIZE(errs); i++) {
+		fx->cd.activate_err = errs[i];
+		const struct virtio_activation *act = vdh_activation(&fx->h, VIRTIO_BIT(VIRTIO_F_VERSION_1), 2);
+		assert_int_equal(d->ops->activate(d->dev, act), errs[i]);
+		assert_int_equal(vhu_proxy_error(d), 0);
+	}
+	fx->cd.activate_err = 0;
+	vdh_activate(&fx->h, d, VIRTIO_BIT(VIRTIO_F_VERSION_1));
+	assert_int_equal(fx->cd.activations, 1);
+}
+
+/* Queues may have different maximum sizes (virtio-net's control queue):
+ * each is reported, and each is enforced at activation. */
+static void test_per_queue_max_size(void **state)
+{
+	(void)state;
+	struct fx *fx = fx_new(false, 2);
+	struct vhu_proxy_info info = cfg_info;
+	info.queue_max_sizes[1] = 16;
+	fx_connect(fx, &info);
+	const struct virtio_device *d = &fx->pdev;
+	assert_int_equal(d->ops->queue_max_size(d->dev, 0), 64);
+	assert_int_equal(d->ops->queue_max_size(d->dev, 1), 16);
+	struct virtio_activation *act = vdh_activation(&fx->h, VIRTIO_BIT(VIRTIO_F_VERSION_1), 2);
+	act->queues[1].cfg.size = 32;
+	assert_int_equal(d->ops->activate(d->dev, act), -EINVAL);
+	assert_int_equal(fx->cd.activations, 0);
+	vdh_queue_init(&fx->h, 1, 16);
+	vdh_activate(&fx->h, d, VIRTIO_BIT(VIRTIO_F_VERSION_1));
+	assert_int_equal(fx->cd.activations, 1);
+	assert_int_equal(fx->cd.ready_mask, 3);
+	/* A per-queue size must be valid too. */
+	info.queue_max_sizes[1] = 24;
+	int sv[2];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	struct virtio_device bad;
+	assert_int_equal(vhu_proxy_create(sv[0], &info, &bad), -EINVAL);
+	close(sv[1]);
+	void *st = fx;
+	assert_int_equal(teardown(&st), 0);
+}
+
 static void test_config_change(void **state)
 {
 	struct fx *fx = *state;
@@ -680,13 +735,13 @@ static void test_bad_info(void **state)
 {
 	(void)state;
 	struct vhu_proxy_info bad[] = {
-		{ 99, 1, 16, 0, 0 },			  /* unknown device */
-		{ VIRTIO_ID_RNG, 0, 16, 0, 0 },		  /* no queue */
-		{ VIRTIO_ID_RNG, VIRTIO_MAX_QUEUES + 1, 16, 0, 0 },
-		{ VIRTIO_ID_RNG, 1, 0, 0, 0 },		  /* queue size 0 */
-		{ VIRTIO_ID_RNG, 1, 12, 0, 0 },		  /* not a power of two */
-		{ VIRTIO_ID_RNG, 1, 16, VHU_MAX_CONFIG_SIZE + 1, 0 },
-		{ VIRTIO_ID_RNG, 1, 16, 0, -1 },
+		{ .device_id = 99, .num_queues = 1, .queue_max_size = 16 }, /* unknown device */
+		{ .device_id = VIRTIO_ID_RNG, .num_queues = 0, .queue_max_size = 16 }, /* no queue */
+		{ .device_id = VIRTIO_ID_RNG, .num_queues = VIRTIO_MAX_QUEUES + 1, .queue_max_size = 16 },
+		{ .device_id = VIRTIO_ID_RNG, .num_queues = 1, .queue_max_size = 0 }, /* queue size 0 */
+		{ .device_id = VIRTIO_ID_RNG, .num_queues = 1, .queue_max_size = 12 }, /* not a power of two */
+		{ .device_id = VIRTIO_ID_RNG, .num_queues = 1, .queue_max_size = 16, .config_size = VHU_MAX_CONFIG_SIZE + 1 },
+		{ .device_id = VIRTIO_ID_RNG, .num_queues = 1, .queue_max_size = 16, .reply_timeout_ms = -1 },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		int sv[2];
@@ -855,6 +910,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_broken_ring_reaches_error_fd, setup_rng, teardown),
 		cmocka_unit_test_setup_teardown(test_only_enabled_rings, setup_cfg, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_activation, setup_cfg, teardown),
+		cmocka_unit_test_setup_teardown(test_refusal_is_not_death, setup_cfg, teardown),
+		cmocka_unit_test(test_per_queue_max_size),
 		cmocka_unit_test_setup_teardown(test_config_change, setup_cfg, teardown),
 		cmocka_unit_test_setup_teardown(test_backend_closes, setup_cfg, teardown),
 		cmocka_unit_test_setup_teardown(test_request_channel_closes, setup_cfg, teardown),
