@@ -295,8 +295,9 @@ static void activate_device(struct virtio_pci *vp)
 				continue;
 			/* The driver may shrink a queue, never grow it past
 			 * what the device allows (its rings, seg_max and vhost
-			 * limits are sized for that). */
-			if (vq->size > vq->max_size)
+			 * limits are sized for that), nor enable it empty:
+			 * size 0 tells devices the queue is not in use. */
+			if (vq->size == 0 || vq->size > vq->max_size)
 				sizes_ok = false;
 			qs->cfg.size = vq->size;
 			qs->cfg.desc = GPA(vq->desc);

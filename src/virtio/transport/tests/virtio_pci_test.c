@@ -3,7 +3,8 @@
  * sees it through BAR 0, with a fake host (no KVM) and a fake device: an
  * error the device reports sets DEVICE_NEEDS_RESET, and a report (or a
  * queue interrupt) of a device that is being reset never reaches the
- * fresh device after the reset.
+ * fresh device after the reset; a queue enabled with a bad size is
+ * refused the same way.
  *
  * The second was found by the e2e test virtio_hostile_driver (scenario
  * resetrace): a driver that kicked a broken ring and reset the device at
@@ -178,8 +179,8 @@ static uint32_t rd(struct t *t, uint64_t off, uint32_t len)
 #define ALL_OK                                                                                        \
 	(VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK)
 
-/* The usual bring-up, without MSI-X (INTx). */
-static void bring_up(struct t *t)
+/* The usual bring-up, without MSI-X (INTx), queue 0 of qsize entries. */
+static void bring_up_sized(struct t *t, uint16_t qsize)
 {
 	wr(t, CC_STATUS, 0, 1);
 	wr(t, CC_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER, 1);
@@ -187,13 +188,15 @@ static void bring_up(struct t *t)
 	wr(t, CC_GF, 1, 4); /* VERSION_1 */
 	wr(t, CC_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK, 1);
 	wr(t, CC_Q_SELECT, 0, 2);
-	wr(t, CC_Q_SIZE, QMAX, 2);
+	wr(t, CC_Q_SIZE, qsize, 2);
 	wr(t, CC_Q_DESCLO, 0x1000, 4);
 	wr(t, CC_Q_AVAILLO, 0x2000, 4);
 	wr(t, CC_Q_USEDLO, 0x3000, 4);
 	wr(t, CC_Q_ENABLE, 1, 2);
 	wr(t, CC_STATUS, ALL_OK, 1);
 }
+
+static void bring_up(struct t *t) { bring_up_sized(t, QMAX); }
 
 static void sleep_ms(long ms)
 {
@@ -295,12 +298,32 @@ static void test_interrupt_racing_reset_is_dropped(void **state)
 	assert_int_equal(isr & 1, 1);
 }
 
+/* A queue enabled with size 0 (which tells a device "not in use") or
+ * above the maximum is the driver's error: the device is not activated
+ * and asks for a reset; after one, a proper bring-up works. */
+static void test_bad_queue_size_needs_reset(void **state)
+{
+	struct t *t = *state;
+	static const uint16_t sizes[] = { 0, 2 * QMAX, 0xffff };
+	for (size_t i = 0; i < ARRAY_SIZE(sizes); i++) {
+		bring_up_sized(t, sizes[i]);
+		assert_int_equal(t->dev->activations, 0);
+		assert_int_equal(rd(t, CC_STATUS, 1) & VIRTIO_STATUS_DEVICE_NEEDS_RESET,
+				 VIRTIO_STATUS_DEVICE_NEEDS_RESET);
+		wr(t, CC_STATUS, 0, 1);
+	}
+	bring_up(t);
+	assert_int_equal(t->dev->activations, 1);
+	assert_int_equal(rd(t, CC_STATUS, 1), ALL_OK);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_error_sets_needs_reset, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_error_racing_reset_is_dropped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_interrupt_racing_reset_is_dropped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_queue_size_needs_reset, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
