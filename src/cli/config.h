@@ -70,6 +70,8 @@ struct run_config {
 	const char *kvm_device;
 	const char *syslog_tag;
 	bool disable_sandbox;
+	const char *seccomp_policy_dir; /* default: the installed policies (CROSVM_POLICY_DIR) */
+	bool seccomp_log_failures;
 	struct serial_config serial[SERIAL_PORTS]; /* 8250 ports, index num-1 */
 	struct serial_config virtio_consoles[SERIAL_PORTS]; /* hardware=virtio-console, index num-1 */
 	struct disk_config disks[MAX_DISKS];	   /* in command-line order: vda, vdb, ... */

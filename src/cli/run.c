@@ -27,6 +27,7 @@
 #include "base/log.h"
 #include "cli/commands.h"
 #include "cli/vm.h"
+#include "device_process/device_process.h"
 #include "kernel_loader/kernel_loader.h"
 
 #define ERRLEN 512
@@ -324,18 +325,23 @@ static int open_user_file(const char *what, const char *path, uint64_t *size, ch
 	return fd;
 }
 
-/* Main thread: wait until a vCPU or device asks the VM to end, or a
- * signal arrives. */
+/* Main thread: wait until a vCPU or device asks the VM to end, a device
+ * process dies, or a signal arrives. */
 static void wait_for_exit(struct vm *vm, int sig_fd)
 {
+	enum { FIXED = 4 };
+	struct pollfd p[FIXED + 2 * MAX_VIRTIO_DEVICES];
 	for (;;) {
-		struct pollfd p[4] = {
-			{ .fd = vm->exit_evt, .events = POLLIN },
-			{ .fd = vm->reset_evt, .events = POLLIN },
-			{ .fd = vm->poweroff_evt, .events = POLLIN },
-			{ .fd = sig_fd, .events = POLLIN },
-		};
-		if (poll(p, 4, -1) < 0) {
+		p[0] = (struct pollfd){ .fd = vm->exit_evt, .events = POLLIN };
+		p[1] = (struct pollfd){ .fd = vm->reset_evt, .events = POLLIN };
+		p[2] = (struct pollfd){ .fd = vm->poweroff_evt, .events = POLLIN };
+		p[3] = (struct pollfd){ .fd = sig_fd, .events = POLLIN };
+		nfds_t n = FIXED;
+		for (unsigned i = 0; i < vm->nr_procs; i++) {
+			p[n++] = (struct pollfd){ .fd = device_process_pidfd(vm->procs[i].proc), .events = POLLIN };
+			p[n++] = (struct pollfd){ .fd = vm->procs[i].dead_fd, .events = POLLIN };
+		}
+		if (poll(p, n, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			vm_request_exit(vm, VM_EXIT_ERROR);
@@ -351,6 +357,12 @@ static void wait_for_exit(struct vm *vm, int sig_fd)
 				log_info("received signal %u, stopping the VM", si.ssi_signo);
 			vm_request_exit(vm, VM_EXIT_SIGNAL);
 		}
+		/* A device process gone: the VM cannot go on without it. */
+		for (nfds_t i = FIXED; i < n; i++)
+			if (p[i].revents && device_sandbox_check(vm, p[i].fd)) {
+				vm_request_exit(vm, VM_EXIT_ERROR);
+				break;
+			}
 		if (atomic_load(&vm->cause) != VM_EXIT_NONE)
 			return;
 	}

@@ -29,6 +29,8 @@ enum {
 	OPT_VHOST_VSOCK_DEVICE,
 	OPT_SOCKET,
 	OPT_RT_CPUS,
+	OPT_SECCOMP_POLICY_DIR,
+	OPT_SECCOMP_LOG_FAILURES,
 	OPT_DELAY_RT,
 	OPT_NET, /* OPT_NET + i: net_options[i], parsed by net_args.c */
 	OPT_UNSUPPORTED = OPT_NET + 100, /* every option from here on is recognised but refused */
@@ -42,8 +44,6 @@ static const struct {
 	{ "pmem-device", required_argument }, { "rw-pmem-device", required_argument },
 	{ "pstore", required_argument },
 	{ "vhost-net", no_argument },
-	{ "seccomp-policy-dir", required_argument },
-	{ "seccomp-log-failures", no_argument },
 	{ "shared-dir", required_argument },
 	{ "vhost-user-blk", required_argument },
 	{ "vhost-user-net", required_argument },
@@ -103,6 +103,8 @@ static const struct option supported[] = {
 	{ "vhost-vsock-device", required_argument, NULL, OPT_VHOST_VSOCK_DEVICE },
 	{ "socket", required_argument, NULL, OPT_SOCKET },
 	{ "rt-cpus", required_argument, NULL, OPT_RT_CPUS },
+	{ "seccomp-policy-dir", required_argument, NULL, OPT_SECCOMP_POLICY_DIR },
+	{ "seccomp-log-failures", no_argument, NULL, OPT_SECCOMP_LOG_FAILURES },
 	{ "delay-rt", no_argument, NULL, OPT_DELAY_RT },
 	{ "help", no_argument, NULL, 'h' },
 };
@@ -144,6 +146,7 @@ int run_args_parse(int argc, char **argv, struct run_config *cfg, char *err, siz
 	cfg->mem_mib = 256;
 	cfg->cpus = 1;
 	cfg->kvm_device = "/dev/kvm";
+	cfg->seccomp_policy_dir = CROSVM_POLICY_DIR;
 	cfg->vhost_vsock_device = "/dev/vhost-vsock";
 	cfg->net.vq_pairs = 1;
 	for (int i = 0; i < SERIAL_PORTS; i++)
@@ -215,6 +218,14 @@ int run_args_parse(int argc, char **argv, struct run_config *cfg, char *err, siz
 				return args_fail(err, errlen, NULL,
 						 "invalid --rt-cpus '%s': expected vCPU numbers and ranges like 0,2-3",
 						 optarg);
+			break;
+		case OPT_SECCOMP_POLICY_DIR:
+			if (!*optarg)
+				return args_fail(err, errlen, NULL, "--seccomp-policy-dir needs a path");
+			cfg->seccomp_policy_dir = optarg;
+			break;
+		case OPT_SECCOMP_LOG_FAILURES:
+			cfg->seccomp_log_failures = true;
 			break;
 		case OPT_DELAY_RT:
 			cfg->delay_rt = true;
@@ -291,6 +302,8 @@ void run_args_usage(int fd)
 		"  --syslog-tag TAG       tag for syslog output\n"
 		"  --kvm-device PATH      KVM device (default /dev/kvm)\n"
 		"  --disable-sandbox      run every device in the main process\n"
+		"  --seccomp-policy-dir DIR  device policies (default " CROSVM_POLICY_DIR ")\n"
+		"  --seccomp-log-failures log a device's forbidden syscalls instead of killing it\n"
 		"  --no-smt               one thread per core (always the case)\n"
 		"  -h, --help             show this help\n");
 }

@@ -88,17 +88,23 @@ static const struct virtio_pci_host_ops host_ops = {
 	.intx = host_intx,
 };
 
-/* Puts vdev (owned; freed on failure too) on the next PCI slot. */
-static int add_device(struct vm *vm, struct virtio_device vdev, char *err, size_t errlen)
+/* Puts vdev (owned; freed on failure too) on the next PCI slot; first into
+ * its own process when the VM is sandboxed and `before` (the fd table from
+ * before the device was made) is given. */
+static int add_device(struct vm *vm, struct virtio_device vdev, const struct fd_snapshot *before, char *err,
+		      size_t errlen)
 {
 	const char *name = vdev.ops->name;
+	int r;
+	if (before && device_sandbox_wanted(vm, &vdev) && (r = device_sandbox_move(vm, &vdev, before, err, errlen)) < 0)
+		return r;
 	if (vm->nr_virtio >= MAX_VIRTIO_DEVICES) {
 		vdev.ops->destroy(vdev.dev);
 		snprintf(err, errlen, "too many virtio devices (at most %d)", MAX_VIRTIO_DEVICES);
 		return -ENOSPC;
 	}
 	uint64_t bar;
-	int r = addr_allocator_alloc(&vm->mmio32, VIRTIO_PCI_BAR_SIZE, VIRTIO_PCI_BAR_SIZE, &bar);
+	r = addr_allocator_alloc(&vm->mmio32, VIRTIO_PCI_BAR_SIZE, VIRTIO_PCI_BAR_SIZE, &bar);
 	if (r < 0) {
 		vdev.ops->destroy(vdev.dev);
 		snprintf(err, errlen, "virtio %s: no room for its BAR in the PCI window", name);
@@ -152,7 +158,7 @@ static int add_disk(struct vm *vm, const struct disk_config *dc, char *err, size
 		return r;
 	}
 	void *blk = d.dev;
-	if ((r = add_device(vm, d, err, errlen)) < 0)
+	if ((r = add_device(vm, d, NULL, err, errlen)) < 0)
 		return r;
 	vm->disks[vm->nr_disks++] = blk;
 	return 0;
@@ -165,7 +171,8 @@ static void close_fds(int *fds, unsigned n)
 }
 
 /* A NIC over queue fds (owned; closed on failure too). */
-static int add_nic(struct vm *vm, int *fds, unsigned pairs, const char *what, char *err, size_t errlen)
+static int add_nic(struct vm *vm, int *fds, unsigned pairs, const char *what, const struct fd_snapshot *before,
+		   char *err, size_t errlen)
 {
 	struct virtio_net_options o = { .nr_pairs = pairs };
 	struct virtio_device d;
@@ -174,7 +181,7 @@ static int add_nic(struct vm *vm, int *fds, unsigned pairs, const char *what, ch
 		snprintf(err, errlen, "virtio net on %s: %s", what, strerror(-r));
 		return r;
 	}
-	return add_device(vm, d, err, errlen);
+	return add_device(vm, d, before, err, errlen);
 }
 
 /* --host_ip/--netmask/--mac: a new TAP, configured on the host side the
@@ -184,7 +191,13 @@ static int add_created_tap(struct vm *vm, char *err, size_t errlen)
 	const struct net_config *n = &vm->cfg->net;
 	int fds[TAP_MAX_QUEUES];
 	char ifname[IFNAMSIZ];
-	int r = tap_open(NULL, n->vq_pairs, fds, ifname);
+	struct fd_snapshot before;
+	int r = fd_snapshot_take(&before);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot list this process's fds: %s", strerror(-r));
+		return r;
+	}
+	r = tap_open(NULL, n->vq_pairs, fds, ifname);
 	if (r < 0) {
 		snprintf(err, errlen, "cannot create a TAP device: %s%s", strerror(-r),
 			 r == -EPERM ? " (needs CAP_NET_ADMIN)" : "");
@@ -206,7 +219,7 @@ static int add_created_tap(struct vm *vm, char *err, size_t errlen)
 		close_fds(fds, n->vq_pairs);
 		return r;
 	}
-	return add_nic(vm, fds, n->vq_pairs, ifname, err, errlen);
+	return add_nic(vm, fds, n->vq_pairs, ifname, &before, err, errlen);
 }
 
 /* --tap-fd FD: the fd stays crosvm's parent's; the device gets duplicates
@@ -215,7 +228,13 @@ static int add_tap_fd(struct vm *vm, int tap_fd, char *err, size_t errlen)
 {
 	unsigned pairs = vm->cfg->net.vq_pairs;
 	struct tap_info info;
-	int r = tap_from_fd(tap_fd, &info);
+	struct fd_snapshot before;
+	int r = fd_snapshot_take(&before);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot list this process's fds: %s", strerror(-r));
+		return r;
+	}
+	r = tap_from_fd(tap_fd, &info);
 	if (r < 0) {
 		snprintf(err, errlen, "--tap-fd %d: %s", tap_fd,
 			 r == -ENOTTY ? "not a TAP device" : r == -EBADF ? "not an open read-write fd" : strerror(-r));
@@ -241,13 +260,19 @@ static int add_tap_fd(struct vm *vm, int tap_fd, char *err, size_t errlen)
 	}
 	char what[64];
 	snprintf(what, sizeof(what), "--tap-fd %d", tap_fd);
-	return add_nic(vm, fds, pairs, what, err, errlen);
+	return add_nic(vm, fds, pairs, what, &before, err, errlen);
 }
 
 static int add_console(struct vm *vm, const struct serial_config *c, char *err, size_t errlen)
 {
 	int in_fd, out_fd;
-	int r = virtio_console_open_fds(c, &in_fd, &out_fd, err, errlen);
+	struct fd_snapshot before;
+	int r = fd_snapshot_take(&before);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot list this process's fds: %s", strerror(-r));
+		return r;
+	}
+	r = virtio_console_open_fds(c, &in_fd, &out_fd, err, errlen);
 	if (r < 0)
 		return r;
 	struct virtio_device d;
@@ -255,7 +280,7 @@ static int add_console(struct vm *vm, const struct serial_config *c, char *err, 
 		snprintf(err, errlen, "virtio-console %u: %s", c->num, strerror(-r));
 		return r;
 	}
-	return add_device(vm, d, err, errlen);
+	return add_device(vm, d, &before, err, errlen);
 }
 
 /* --cid: vsock through the kernel's vhost-vsock, opened here so the device
@@ -282,7 +307,7 @@ static int add_vsock(struct vm *vm, char *err, size_t errlen)
 				 ioctl_name ? ": " : "", strerror(-r));
 		return r;
 	}
-	return add_device(vm, d, err, errlen);
+	return add_device(vm, d, NULL, err, errlen);
 }
 
 /* Like crosvm, every VM gets a balloon; the control socket drives it. */
@@ -296,7 +321,7 @@ static int add_balloon(struct vm *vm, char *err, size_t errlen)
 		return r;
 	}
 	vm->balloon = virtio_balloon_from_device(&d);
-	return add_device(vm, d, err, errlen);
+	return add_device(vm, d, NULL, err, errlen);
 }
 
 int virtio_devices_init(struct vm *vm, char *err, size_t errlen)
@@ -306,12 +331,17 @@ int virtio_devices_init(struct vm *vm, char *err, size_t errlen)
 	gsi_allocator_init(&vm->msi_gsis, X86_IOAPIC_PINS, KVM_IRQ_ROUTES_MAX);
 
 	struct virtio_device d;
+	struct fd_snapshot before;
+	if ((r = fd_snapshot_take(&before)) < 0) {
+		snprintf(err, errlen, "cannot list this process's fds: %s", strerror(-r));
+		return r;
+	}
 	/* Like crosvm, every VM gets an entropy source. */
 	if ((r = virtio_rng_create(&d)) < 0) {
 		snprintf(err, errlen, "virtio rng: %s", strerror(-r));
 		return r;
 	}
-	if ((r = add_device(vm, d, err, errlen)) < 0)
+	if ((r = add_device(vm, d, &before, err, errlen)) < 0)
 		return r;
 	for (size_t i = 0; i < vm->cfg->nr_disks; i++)
 		if ((r = add_disk(vm, &vm->cfg->disks[i], err, errlen)) < 0)
@@ -340,4 +370,6 @@ void virtio_devices_destroy(struct vm *vm)
 	}
 	vm->balloon = NULL;
 	vm->nr_disks = 0;
+	/* After the proxies, whose dead fds the list borrows. */
+	device_sandbox_destroy_all(vm);
 }

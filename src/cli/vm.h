@@ -21,6 +21,7 @@
 #include "hypervisor/kvm/kvm.h"
 #include "kernel_cmdline/kernel_cmdline.h"
 #include "resources/resources.h"
+#include "virtio/core/virtio.h"
 #include "vm_memory/vm_memory.h"
 
 /* Why the VM ended; decides the exit status. */
@@ -45,6 +46,15 @@ struct serial_port {
 struct virtio_pci;
 struct virtio_balloon;
 struct vmc_server;
+
+struct device_process;
+
+/* A device moved into its own process (device_sandbox.c). */
+struct vm_device_proc {
+	struct device_process *proc; /* owned */
+	int dead_fd;		     /* borrowed from the proxy: readable once it is gone */
+	struct virtio_device proxy;  /* borrowed: why the connection ended */
+};
 
 struct vcpu_thread {
 	struct kvm_vcpu vcpu;
@@ -82,6 +92,8 @@ struct vm {
 	void *disks[MAX_DISKS];
 	unsigned nr_disks;
 	struct vmc_server *control;	/* owned: the -s control socket, or NULL */
+	struct vm_device_proc procs[MAX_VIRTIO_DEVICES];
+	unsigned nr_procs;
 	struct vcpu_thread *vcpus; /* owned, cfg->cpus entries */
 	int exit_evt;	/* owned: any thread signals it after setting `cause` */
 	int stop_evt;	/* owned: tells the input threads to finish */
@@ -122,6 +134,29 @@ int vcpus_make_rt(struct vm *vm, char *err, size_t errlen) MUST_USE;
  * stopped). */
 int virtio_devices_init(struct vm *vm, char *err, size_t errlen) MUST_USE;
 void virtio_devices_destroy(struct vm *vm);
+
+/* device_sandbox.c: the fds of this process (ascending), to tell what a
+ * device opened while being created. */
+#define FD_SNAPSHOT_MAX 1024
+struct fd_snapshot {
+	int fds[FD_SNAPSHOT_MAX];
+	int n;
+};
+int fd_snapshot_take(struct fd_snapshot *s) MUST_USE;
+struct virtio_device;
+/* Whether d goes into its own process (sandboxed VM, a device type that
+ * can). */
+bool device_sandbox_wanted(const struct vm *vm, const struct virtio_device *d);
+/* Moves *vdev (created since `before`) into a jailed process and replaces
+ * it with the proxy that stands in for it. *vdev's original is destroyed
+ * either way; on failure *vdev is gone and err says why. */
+int device_sandbox_move(struct vm *vm, struct virtio_device *vdev, const struct fd_snapshot *before, char *err,
+			size_t errlen) MUST_USE;
+/* If fd is a device process's pidfd or its proxy's dead fd: logs how the
+ * device ended and returns true. */
+bool device_sandbox_check(struct vm *vm, int fd);
+/* Kills and reaps every device process (after the proxies are gone). */
+void device_sandbox_destroy_all(struct vm *vm);
 
 /* control.c: the -s control socket (a no-op without -s); close it before
  * the devices it drives are destroyed. */

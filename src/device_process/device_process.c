@@ -89,7 +89,7 @@ static int compile_policy(const struct device_process_config *cfg, struct sandbo
 	enum sandbox_violation v = cfg->log_failures ? SANDBOX_VIOLATION_LOG : SANDBOX_VIOLATION_TRAP;
 	int r = sandbox_policy_compile(cfg->policy_dir, cfg->policy_name, v, &ctx, perr, sizeof(perr));
 	if (r < 0) {
-		if (perr[0])
+		if (perr[0] && r == -EINVAL)
 			snprintf(err, errlen, "device %s: seccomp policy: %s", cfg->name, perr);
 		else
 			snprintf(err, errlen, "device %s: seccomp policy %s/%s.policy: %s", cfg->name, cfg->policy_dir,

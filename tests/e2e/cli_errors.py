@@ -10,6 +10,7 @@ Exit status: 0 passed, 1 failed (a missing crosvm binary is a failure).
 
 import argparse
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -46,6 +47,15 @@ def cases(tmp, assets):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     s.bind(gone)
     s.close()
+    # Device policy directories: the source tree's with one policy broken.
+    def policy_dir(name, extra):
+        d = os.path.join(tmp, name)
+        shutil.copytree(G.POLICY_DIR, d)
+        with open(os.path.join(d, "rng_device.policy"), "a") as f:
+            f.write(extra)
+        return d
+    unknown_sys = policy_dir("pol-unknown", "no_such_syscall: 1\n")
+    malformed = policy_dir("pol-malformed", "read 1\n")
     runs = {
         "missing_kernel": ([missing], ["no-such-kernel"]),
         "not_a_kernel": ([text], ["not-a-kernel.txt", "kernel"]),
@@ -67,8 +77,13 @@ def cases(tmp, assets):
         "vsock_device_missing": (["--cid", "3", "--vhost-vsock-device", missing + "-vsock", bz],
                                  ["no-such-kernel-vsock"]),
         "rt_cpus_bad": (["-c", "2", "--rt-cpus", "2", bz], ["--rt-cpus"]),
+        "policy_missing": (["--seccomp-policy-dir", missing + "-policies", bz], ["rng_device.policy"]),
+        "policy_unknown_syscall": (["--seccomp-policy-dir", unknown_sys, bz], ["no_such_syscall"]),
+        "policy_malformed": (["--seccomp-policy-dir", malformed, bz], ["rng_device.policy:"]),
     }
-    table = {name: (["run"] + argv, words) for name, (argv, words) in runs.items()}
+    # The source tree's device policies, as the e2e tier runs crosvm; the
+    # policy cases give their own directory after it (the last one wins).
+    table = {name: (["run", "--seccomp-policy-dir", G.POLICY_DIR] + argv, words) for name, (argv, words) in runs.items()}
     # The control-socket clients, with no VM behind the socket.
     table.update({
         "client_no_socket": (["stop", missing + ".sock"], ["no such socket"]),

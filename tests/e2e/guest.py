@@ -30,6 +30,7 @@ import time
 E2E_DIR = os.path.dirname(os.path.abspath(__file__))
 SRC_ROOT = os.path.dirname(os.path.dirname(E2E_DIR))
 PROTOCOL_ENV = os.path.join(SRC_ROOT, "tools", "guest-protocol.env")
+POLICY_DIR = os.path.join(SRC_ROOT, "seccomp", "x86_64")
 
 
 def parse_env_file(path):
@@ -103,6 +104,8 @@ class CrosvmVmm:
 
     def argv(self, g):
         a = [self.binary, "run", "-m", str(g.mem), "-c", str(g.cpus)]
+        # The device policies of this source tree, not an installed set.
+        a += ["--seccomp-policy-dir", POLICY_DIR]
         if g.console == "stdout":
             a += ["--serial", "type=stdout,console,stdin"]
         elif g.console == "file":

@@ -173,6 +173,8 @@ import virtio_scenarios  # noqa: E402
 virtio_scenarios.register(scenario, check)
 import control_scenarios  # noqa: E402
 control_scenarios.register(scenario, check)
+import sandbox_scenarios  # noqa: E402
+sandbox_scenarios.register(scenario, check)
 
 
 def main():
@@ -180,6 +182,8 @@ def main():
     ap.add_argument("--vmm", default=os.environ.get("E2E_VMM", "crosvm"),
                     choices=["crosvm", "qemu", "qemu-pc"])
     ap.add_argument("--crosvm", default=os.environ.get("CROSVM"))
+    ap.add_argument("--in-process", action="store_true",
+                    help="run crosvm with --disable-sandbox (every device in its main process)")
     ap.add_argument("--list", action="store_true")
     ap.add_argument("names", nargs="*")
     a = ap.parse_args()
@@ -197,7 +201,7 @@ def main():
         if not a.crosvm or not os.access(a.crosvm, os.X_OK):
             print("FAIL: crosvm binary %s is missing" % a.crosvm)
             return 1
-        vmm = G.CrosvmVmm(a.crosvm)
+        vmm = G.CrosvmVmm(a.crosvm, ["--disable-sandbox"] if a.in_process else [])
     else:
         vmm = G.QemuVmm("microvm" if a.vmm == "qemu" else "pc")
     assets = G.load_assets()

@@ -109,6 +109,19 @@ static void test_rt_cpus(void **state)
 	assert_int_equal(PARSE(&p, "--rt-cpus", "254", "k"), -EINVAL);
 }
 
+static void test_seccomp_options(void **state)
+{
+	(void)state;
+	struct parsed p;
+	assert_int_equal(PARSE(&p, "k"), 0);
+	assert_string_equal(p.cfg.seccomp_policy_dir, CROSVM_POLICY_DIR);
+	assert_false(p.cfg.seccomp_log_failures);
+	assert_int_equal(PARSE(&p, "--seccomp-policy-dir", "/p", "--seccomp-log-failures", "k"), 0);
+	assert_string_equal(p.cfg.seccomp_policy_dir, "/p");
+	assert_true(p.cfg.seccomp_log_failures);
+	assert_int_equal(PARSE(&p, "--seccomp-policy-dir=", "k"), -EINVAL);
+}
+
 static void test_disks(void **state)
 {
 	(void)state;
@@ -286,7 +299,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),   cmocka_unit_test(test_core_options),
 		cmocka_unit_test(test_bad_values), cmocka_unit_test(test_serial),
 		cmocka_unit_test(test_serial_errors),
-		cmocka_unit_test(test_rt_cpus), cmocka_unit_test(test_disks),
+		cmocka_unit_test(test_rt_cpus), cmocka_unit_test(test_seccomp_options), cmocka_unit_test(test_disks),
 		cmocka_unit_test(test_disk_errors),
 		cmocka_unit_test(test_net),
 		cmocka_unit_test(test_net_errors),

@@ -359,6 +359,12 @@ static void release_fd(int *fd, int flags)
 	fd_close(fd);
 }
 
+void virtio_console_disown_fds(void *dev)
+{
+	struct virtio_console *c = dev;
+	c->in_flags = c->out_flags = -1;
+}
+
 static void console_destroy(void *dev)
 {
 	struct virtio_console *c = dev;

@@ -45,4 +45,10 @@
  */
 int virtio_console_create(int in_fd, int out_fd, struct virtio_device *out) MUST_USE;
 
+/* A copy of the device now runs elsewhere with the same open files (a
+ * device process): destroying this copy must not put their status flags
+ * back, which would make the other copy's non-blocking reads block. dev is
+ * the `dev` of a console's virtio_device. */
+void virtio_console_disown_fds(void *dev);
+
 #endif
