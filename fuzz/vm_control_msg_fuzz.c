@@ -5,15 +5,20 @@
  * Besides ASan/UBSan, the promises are checked: a decoder returns 0 or
  * one of its documented errors, an accepted message re-encodes to exactly
  * the bytes it came from (the wire form is canonical, nothing hides in
- * padding), and re-decoding gives the same structure.
+ * padding), and re-decoding gives the same structure. The answering side
+ * (vmc_answer, as the control socket and device processes use it) gives
+ * every datagram one well-formed reply.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "fuzz_common.h"
+#include "vm_control/dispatch.h"
 #include "vm_control/protocol.h"
+#include "vm_control/server.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -66,9 +71,37 @@ static void fuzz_reply(const uint8_t *data, size_t size)
 	fuzz_check(memcmp(&rep, &again, sizeof(rep)) == 0);
 }
 
+/* Handlers that accept everything, as a device process's would. */
+static int ok_u64(void *ctx, uint64_t v) { (void)ctx, (void)v; return 0; }
+static int ok_stats(void *ctx, struct vmc_balloon_stats *st) { (void)ctx, (void)st; return 0; }
+static int refuse_resize(void *ctx, uint32_t index, uint64_t size, char *err, size_t errlen)
+{
+	(void)ctx, (void)index, (void)size;
+	snprintf(err, errlen, "no");
+	return -EROFS;
+}
+static const struct vmc_handlers handlers = { .balloon = ok_u64, .balloon_stats = ok_stats,
+					      .disk_resize = refuse_resize };
+
+/* The answering side (the control socket's and a device process's): any
+ * datagram gets one reply that decodes and answers it. */
+static void fuzz_answer(const uint8_t *data, size_t size)
+{
+	bool keep;
+	int n = vmc_answer(&handlers, NULL, data, size, &keep, out, sizeof(out));
+	fuzz_check(n > 0);
+	struct vmc_reply rep;
+	fuzz_check(vmc_decode_reply(out, (size_t)n, &rep) == 0);
+	struct vmc_request req;
+	bool valid = vmc_decode_request(data, size, &req) == 0;
+	fuzz_check(keep == valid);
+	fuzz_check(valid ? rep.type == req.type : (rep.type == 0 && rep.status < 0));
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	fuzz_request(data, size);
 	fuzz_reply(data, size);
+	fuzz_answer(data, size);
 	return 0;
 }

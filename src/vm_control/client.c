@@ -1,8 +1,9 @@
 /*
  * Control socket client (see client.h).
  *
- * The socket is non-blocking throughout so that one deadline bounds the
- * whole exchange: a unix connect only waits when the server's backlog is
+ * Nothing blocks (the socket is non-blocking, and sends and receives say
+ * MSG_DONTWAIT for a caller's connected socket too) so that one deadline
+ * bounds the whole exchange: a unix connect only waits when the server's backlog is
  * full (it then fails with EAGAIN and is retried), and the reply is
  * awaited with poll. The path is checked with stat first so that "not a
  * socket" is told apart from "nobody listening", which connect reports
@@ -56,38 +57,12 @@ static int connect_until(int fd, const struct sockaddr_un *addr, int64_t deadlin
 	}
 }
 
-int vmc_client_call(const char *socket_path, const struct vmc_request *req, struct vmc_reply *reply,
-		    int timeout_ms)
+/* Sends the n-byte request msg on connected fd and reads its reply, all
+ * before deadline. */
+static int exchange(int fd, const uint8_t *msg, int n, uint16_t type, struct vmc_reply *reply, int64_t deadline)
 {
-	int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	size_t plen = strlen(socket_path);
-	if (plen == 0)
-		return -ENOENT;
-	if (plen >= sizeof(addr.sun_path))
-		return -ENAMETOOLONG;
-	memcpy(addr.sun_path, socket_path, plen + 1);
-
-	uint8_t msg[VMC_MAX_MSG];
-	int n = vmc_encode_request(req, msg, sizeof(msg));
-	if (n < 0)
-		return n;
-
-	struct stat st;
-	if (stat(socket_path, &st) < 0)
-		return -errno;
-	if (!S_ISSOCK(st.st_mode))
-		return -ENOTSOCK;
-
-	int fd SCOPED_FD = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	int rc = connect_until(fd, &addr, deadline);
-	if (rc < 0)
-		return rc == -EPROTOTYPE ? -ECONNREFUSED : rc;
-
 	for (;;) {
-		ssize_t w = send(fd, msg, (size_t)n, MSG_NOSIGNAL);
+		ssize_t w = send(fd, msg, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (w == n)
 			break;
 		if (w >= 0)
@@ -117,7 +92,7 @@ int vmc_client_call(const char *socket_path, const struct vmc_request *req, stru
 		}
 		struct iovec iov = { .iov_base = in, .iov_len = sizeof(in) };
 		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-		ssize_t r = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+		ssize_t r = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
 		if (r < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
@@ -126,11 +101,62 @@ int vmc_client_call(const char *socket_path, const struct vmc_request *req, stru
 		if (r == 0)
 			return -ECONNRESET;
 		size_t len = (mh.msg_flags & MSG_TRUNC) ? sizeof(in) : (size_t)r;
-		if ((rc = vmc_decode_reply(in, len, reply)) < 0)
+		int rc = vmc_decode_reply(in, len, reply);
+		if (rc < 0)
 			return rc;
 		/* Type 0 answers a request the server could not parse. */
-		if (reply->type != req->type && reply->type != 0)
+		if (reply->type != type && reply->type != 0)
 			return -EPROTO;
 		return 0;
 	}
+}
+
+int vmc_client_call(const char *socket_path, const struct vmc_request *req, struct vmc_reply *reply,
+		    int timeout_ms)
+{
+	int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	size_t plen = strlen(socket_path);
+	if (plen == 0)
+		return -ENOENT;
+	if (plen >= sizeof(addr.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(addr.sun_path, socket_path, plen + 1);
+
+	uint8_t msg[VMC_MAX_MSG];
+	int n = vmc_encode_request(req, msg, sizeof(msg));
+	if (n < 0)
+		return n;
+
+	struct stat st;
+	if (stat(socket_path, &st) < 0)
+		return -errno;
+	if (!S_ISSOCK(st.st_mode))
+		return -ENOTSOCK;
+
+	int fd SCOPED_FD = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	int rc = connect_until(fd, &addr, deadline);
+	if (rc < 0)
+		return rc == -EPROTOTYPE ? -ECONNREFUSED : rc;
+	return exchange(fd, msg, n, req->type, reply, deadline);
+}
+
+int vmc_call_connected(int fd, const struct vmc_request *req, struct vmc_reply *reply, int timeout_ms)
+{
+	int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+	uint8_t msg[VMC_MAX_MSG];
+	int n = vmc_encode_request(req, msg, sizeof(msg));
+	if (n < 0)
+		return n;
+	/* A reply to an earlier request that timed out would otherwise be
+	 * taken for this one's. */
+	uint8_t stale[VMC_MAX_MSG + 1];
+	ssize_t r;
+	while ((r = recv(fd, stale, sizeof(stale), MSG_DONTWAIT)) > 0)
+		;
+	if (r == 0)
+		return -ECONNRESET;
+	return exchange(fd, msg, n, req->type, reply, deadline);
 }

@@ -1,6 +1,6 @@
 /*
  * The control socket client: one request, one reply, over a fresh
- * connection. libcrosvm_control and the cli subcommands build on this.
+ * connection (or one already made). libcrosvm_control and the cli subcommands build on this.
  */
 #ifndef CROSVM_VM_CONTROL_CLIENT_H
 #define CROSVM_VM_CONTROL_CLIENT_H
@@ -25,5 +25,14 @@
  */
 int vmc_client_call(const char *socket_path, const struct vmc_request *req, struct vmc_reply *reply,
 		    int timeout_ms) MUST_USE;
+
+/*
+ * The same exchange on fd, an already connected SOCK_SEQPACKET socket
+ * (e.g. a device process's control channel, served by
+ * vmc_serve_connection): replies left over from an earlier request that
+ * timed out are dropped first. One caller at a time per fd. Returns 0,
+ * -ETIMEDOUT, -ECONNRESET (the peer is gone), -EPROTO, or -errno.
+ */
+int vmc_call_connected(int fd, const struct vmc_request *req, struct vmc_reply *reply, int timeout_ms) MUST_USE;
 
 #endif

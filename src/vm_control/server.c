@@ -36,6 +36,7 @@
 
 #include "base/eventfd.h"
 #include "base/fd.h"
+#include "vm_control/dispatch.h"
 
 #define MAX_CLIENTS_LIMIT 1024
 #define LISTEN_BACKLOG 128
@@ -159,113 +160,16 @@ err_close:
 	return rc;
 }
 
-static const char *missing_msg(uint16_t type)
+/* Sends one encoded reply without blocking. Returns 0, or -errno if the
+ * client must be dropped (gone, or not reading its replies). */
+static int send_reply(int fd, const uint8_t *msg, int n)
 {
-	switch (type) {
-	case VMC_REQ_BALLOON:
-	case VMC_REQ_BALLOON_STATS: return "no balloon device";
-	case VMC_REQ_DISK_RESIZE: return "no such disk";
-	case VMC_REQ_USB_LIST:
-	case VMC_REQ_USB_ATTACH:
-	case VMC_REQ_USB_DETACH: return "no USB controller";
-	case VMC_REQ_BATTERY: return "no battery device";
-	default: return "not supported by this VM";
-	}
-}
-
-/* Runs one valid request through the handler table into *rep. */
-static void dispatch(struct vmc_server *s, const struct vmc_request *req, struct vmc_reply *rep)
-{
-	const struct vmc_handlers *h = s->h;
-	char *err = rep->msg;
-	size_t errlen = sizeof(rep->msg);
-	int rc = -ENOTSUP;
-	bool have = false;
-	switch (req->type) {
-	case VMC_REQ_STOP:
-		if ((have = h->stop))
-			rc = h->stop(s->ctx);
-		break;
-	case VMC_REQ_SUSPEND:
-		if ((have = h->suspend))
-			rc = h->suspend(s->ctx);
-		break;
-	case VMC_REQ_RESUME:
-		if ((have = h->resume))
-			rc = h->resume(s->ctx);
-		break;
-	case VMC_REQ_BALLOON:
-		if ((have = h->balloon))
-			rc = h->balloon(s->ctx, req->u.balloon.bytes);
-		break;
-	case VMC_REQ_BALLOON_STATS:
-		if ((have = h->balloon_stats))
-			rc = h->balloon_stats(s->ctx, &rep->balloon_stats);
-		break;
-	case VMC_REQ_DISK_RESIZE:
-		if ((have = h->disk_resize))
-			rc = h->disk_resize(s->ctx, req->u.disk_resize.index, req->u.disk_resize.new_size, err,
-					    errlen);
-		break;
-	case VMC_REQ_MAKE_RT:
-		if ((have = h->make_rt))
-			rc = h->make_rt(s->ctx, err, errlen);
-		break;
-	case VMC_REQ_USB_LIST:
-		if ((have = h->usb_list))
-			rc = h->usb_list(s->ctx, err, errlen);
-		break;
-	case VMC_REQ_USB_ATTACH:
-		if ((have = h->usb_attach))
-			rc = h->usb_attach(s->ctx, &req->u.usb_attach, err, errlen);
-		break;
-	case VMC_REQ_USB_DETACH:
-		if ((have = h->usb_detach))
-			rc = h->usb_detach(s->ctx, req->u.usb_detach.port, err, errlen);
-		break;
-	case VMC_REQ_BATTERY:
-		if ((have = h->battery))
-			rc = h->battery(s->ctx, &req->u.battery, err, errlen);
-		break;
-	default: break;
-	}
-	/* A handler may write anything into err; make it a string again. */
-	rep->msg[sizeof(rep->msg) - 1] = '\0';
-	if (rc > 0)
-		rc = 0;
-	if (rc < -4095)
-		rc = -EIO;
-	rep->status = rc;
-	if (rc == 0) {
-		rep->msg[0] = '\0';
-	} else if (!have) {
-		snprintf(rep->msg, sizeof(rep->msg), "%s: %s", vmc_type_name(req->type), missing_msg(req->type));
-	} else if (rep->msg[0] == '\0') {
-		char eb[128];
-		snprintf(rep->msg, sizeof(rep->msg), "%s failed: %s", vmc_type_name(req->type),
-			 strerror_r(-rc, eb, sizeof(eb)));
-	}
-}
-
-/* Sends one reply without blocking. Returns 0, or -errno if the client
- * must be dropped (gone, or not reading its replies). */
-static int send_reply(struct vmc_server *s, int fd, const struct vmc_reply *rep)
-{
-	int n = vmc_encode_reply(rep, s->out, sizeof(s->out));
 	if (n < 0)
 		return n;
-	ssize_t w = send(fd, s->out, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+	ssize_t w = send(fd, msg, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
 	if (w < 0)
 		return -errno;
 	return w == n ? 0 : -EIO;
-}
-
-/* Answers a message that failed to decode, naming the defect. */
-static void reject(struct vmc_server *s, int fd, int rc)
-{
-	struct vmc_reply *rep = &(struct vmc_reply){ .status = rc };
-	snprintf(rep->msg, sizeof(rep->msg), "malformed request (error %d)", -rc);
-	(void)send_reply(s, fd, rep);
 }
 
 /* True when the peer has shut down its side. */
@@ -291,23 +195,14 @@ static bool serve_client(struct vmc_server *s, struct client *c, short revents)
 		}
 		/* No fds are part of the protocol; any that came are closed by
 		 * the kernel since we passed no control buffer (MSG_CTRUNC). */
-		if (n == 0) {
-			/* A zero-length datagram and end of stream look alike;
-			 * only the peer's shutdown state tells them apart. */
-			if (!peer_gone(c->fd))
-				reject(s, c->fd, -ENODATA);
+		/* A zero-length datagram and end of stream look alike; only the
+		 * peer's shutdown state tells them apart. */
+		if (n == 0 && peer_gone(c->fd))
 			return false;
-		}
 		size_t len = (mh.msg_flags & MSG_TRUNC) ? sizeof(s->buf) : (size_t)n;
-		struct vmc_request req;
-		int rc = vmc_decode_request(s->buf, len, &req);
-		if (rc < 0) {
-			reject(s, c->fd, rc);
-			return false;
-		}
-		struct vmc_reply *rep = &(struct vmc_reply){ .type = req.type };
-		dispatch(s, &req, rep);
-		if (send_reply(s, c->fd, rep) < 0)
+		bool keep;
+		int out = vmc_answer(s->h, s->ctx, s->buf, len, &keep, s->out, sizeof(s->out));
+		if (send_reply(c->fd, s->out, out) < 0 || !keep)
 			return false;
 		c->deadline_ms = now_ms() + s->idle_ms;
 	}

@@ -2,8 +2,9 @@
  * Unit tests for vm_control/: encode/decode round trips and every class of
  * malformed message; a server with fake handlers in a temporary directory
  * (socket mode, generated name, requests reaching the handlers, hostile
- * clients of every kind); and the client's errors for paths that are
- * missing, not sockets, stale or silent.
+ * clients of every kind); the client's errors for paths that are
+ * missing, not sockets, stale or silent; and the same requests over a
+ * connected socketpair (a device process's control channel).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +13,7 @@
 #include <cmocka.h>
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +24,7 @@
 #include <unistd.h>
 
 #include "vm_control/client.h"
+#include "vm_control/dispatch.h"
 #include "vm_control/protocol.h"
 #include "vm_control/server.h"
 
@@ -660,6 +663,85 @@ static void test_client_errors(void **state)
 	assert_int_equal(rmdir(dir), 0);
 }
 
+/* ---- a connected channel (a device process's): vmc_serve_connection on
+ * one end of a socketpair, vmc_call_connected on the other ---- */
+
+struct served {
+	int fd;
+	struct fake fake;
+	int rc;
+};
+
+static void *serve_main(void *arg)
+{
+	struct served *sv = arg;
+	sv->rc = vmc_serve_connection(sv->fd, &fake_handlers, &sv->fake);
+	return NULL;
+}
+
+static void test_connected_channel(void **state)
+{
+	(void)state;
+	int sp[2];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp), 0);
+	struct served sv = { .fd = sp[1] };
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, serve_main, &sv), 0);
+	struct vmc_reply rep;
+	struct vmc_request req = { .type = VMC_REQ_BALLOON, .u.balloon.bytes = 1 << 20 };
+	assert_int_equal(vmc_call_connected(sp[0], &req, &rep, 5000), 0);
+	assert_int_equal(rep.status, 0);
+	assert_int_equal(sv.fake.balloon_bytes, 1 << 20);
+	req = (struct vmc_request){ .type = VMC_REQ_BALLOON_STATS };
+	assert_int_equal(vmc_call_connected(sp[0], &req, &rep, 5000), 0);
+	assert_int_equal(rep.status, 0);
+	assert_int_equal(rep.balloon_stats.stats.val[VIRTIO_BALLOON_S_MEMFREE], 123456);
+	assert_int_equal(rep.balloon_stats.actual_bytes, 4096);
+	/* A handler's own message and a missing handler's, as on the socket. */
+	req = (struct vmc_request){ .type = VMC_REQ_DISK_RESIZE, .u.disk_resize = { 3, 1 << 20 } };
+	assert_int_equal(vmc_call_connected(sp[0], &req, &rep, 5000), 0);
+	assert_int_equal(rep.status, -ENODEV);
+	assert_string_equal(rep.msg, "disk 3 does not exist");
+	req = (struct vmc_request){ .type = VMC_REQ_MAKE_RT };
+	assert_int_equal(vmc_call_connected(sp[0], &req, &rep, 5000), 0);
+	assert_int_equal(rep.status, -ENOTSUP);
+	/* A stale reply (from a request whose caller gave up) is not taken
+	 * for the next one's: two requests' worth queued, one call. */
+	uint8_t msg[VMC_MAX_MSG];
+	req = (struct vmc_request){ .type = VMC_REQ_STOP };
+	int n = vmc_encode_request(&req, msg, sizeof(msg));
+	assert_true(n > 0);
+	assert_int_equal(send(sp[0], msg, (size_t)n, 0), n);
+	struct pollfd p = { .fd = sp[0], .events = POLLIN };
+	assert_int_equal(poll(&p, 1, 5000), 1); /* the stop's reply is waiting */
+	req = (struct vmc_request){ .type = VMC_REQ_BALLOON, .u.balloon.bytes = 7 << 20 };
+	assert_int_equal(vmc_call_connected(sp[0], &req, &rep, 5000), 0);
+	assert_int_equal(rep.type, VMC_REQ_BALLOON);
+	assert_int_equal(sv.fake.balloon_bytes, 7 << 20);
+	assert_int_equal(sv.fake.stops, 1);
+	/* Garbage: answered as malformed, then the server gives up. */
+	assert_int_equal(send(sp[0], "garbage!", 8, 0), 8);
+	uint8_t in[VMC_MAX_MSG + 1];
+	ssize_t r = recv(sp[0], in, sizeof(in), 0);
+	assert_true(r > 0);
+	assert_int_equal(vmc_decode_reply(in, (size_t)r, &rep), 0);
+	assert_true(rep.status < 0 && strstr(rep.msg, "malformed"));
+	pthread_join(t, NULL);
+	assert_int_equal(sv.rc, -EBADMSG);
+	/* The other end gone: the caller hears it. */
+	close(sp[1]);
+	assert_int_equal(vmc_call_connected(sp[0], &req, &rep, 5000), -ECONNRESET);
+	close(sp[0]);
+	/* A peer that hangs up ends the server cleanly. */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp), 0);
+	sv = (struct served){ .fd = sp[1] };
+	assert_int_equal(pthread_create(&t, NULL, serve_main, &sv), 0);
+	close(sp[0]);
+	pthread_join(t, NULL);
+	assert_int_equal(sv.rc, 0);
+	close(sp[1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -668,6 +750,7 @@ int main(void)
 		cmocka_unit_test(test_server_requests),    cmocka_unit_test(test_server_hostile),
 		cmocka_unit_test(test_server_idle_timeout), cmocka_unit_test(test_server_many_clients),
 		cmocka_unit_test(test_server_path_rules),  cmocka_unit_test(test_client_errors),
+		cmocka_unit_test(test_connected_channel),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
