@@ -3,10 +3,12 @@
  * make the socketpair, jail the child, and keep a pidfd to watch it.
  *
  * The child's program is short: serve the vhost-user connection with the
- * back-end (vhost/user/backend.h) until the main process closes it. Every
- * fd it needs is either the device's own (listed by the caller) or made
- * here (its socket end, the violation pipe); the jail closes the rest, so
- * it holds no KVM fd, no other device's fd and no control socket.
+ * back-end (vhost/user/backend.h) until the main process closes it, and,
+ * when the device takes control requests, answer them on a thread of its
+ * own (vm_control/dispatch.h) over a second socketpair. Every fd it needs
+ * is either the device's own (listed by the caller) or made here (its
+ * socket ends, the violation pipe); the jail closes the rest, so it holds
+ * no KVM fd, no other device's fd and not crosvm's control socket.
  *
  * Test hook (debug builds only, CROSVM_TEST_HOOKS): when the environment
  * variable CROSVM_TEST_DEVICE_FORBIDDEN_SYSCALL names this device, the
@@ -16,6 +18,7 @@
 #include "device_process/device_process.h"
 
 #include <dirent.h>
+#include <pthread.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -31,6 +34,7 @@
 #include "base/fd.h"
 #include "sandbox/sandbox.h"
 #include "vhost/user/backend.h"
+#include "vm_control/dispatch.h"
 
 /* Enough for a device's threads, rings and mappings; small enough that a
  * runaway device cannot exhaust the host. */
@@ -41,6 +45,7 @@ struct device_process {
 	pid_t pid;
 	int pidfd;	/* owned */
 	int sock;	/* owned: the main process's end, -1 once taken */
+	int ctl;	/* owned: our end of the control channel, or -1 */
 	int vio_rd;	/* owned: the violation reporter's pipe */
 	bool reaped;
 	int wstatus;
@@ -49,8 +54,35 @@ struct device_process {
 struct child_arg {
 	struct virtio_device *dev;
 	int sock;
+	int ctl; /* -1: no control channel */
+	const struct vmc_handlers *control;
+	void *control_ctx;
 	bool forbidden_call;
 };
+
+static void *control_main(void *argp)
+{
+	const struct child_arg *a = argp;
+	/* Ends when crosvm closes its end (or the channel breaks): control
+	 * requests stop, the device goes on. */
+	(void)!vmc_serve_connection(a->ctl, a->control, a->control_ctx);
+	return NULL;
+}
+
+/* The control thread, with every signal blocked like the device's
+ * workers (signals are for the process's exit, not for it). */
+static int start_control(struct child_arg *a)
+{
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_t t;
+	int r = -pthread_create(&t, NULL, control_main, a);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r == 0)
+		pthread_detach(t);
+	return r;
+}
 
 static int child_main(void *argp)
 {
@@ -62,6 +94,8 @@ static int child_main(void *argp)
 		if (fd >= 0)
 			close((int)fd);
 	}
+	if (a->ctl >= 0 && start_control(a) < 0)
+		return 1;
 	struct vhu_backend b;
 	int r = vhu_backend_init(&b, a->dev, a->sock);
 	if (r == 0)
@@ -117,13 +151,18 @@ int device_process_spawn(const struct device_process_config *cfg, struct virtio_
 		return -ENOMEM;
 	}
 	snprintf(p->name, sizeof(p->name), "%s", cfg->name);
-	p->pidfd = p->sock = p->vio_rd = -1;
-	int socks[2] = { -1, -1 }, vio[2] = { -1, -1 };
+	p->pidfd = p->sock = p->ctl = p->vio_rd = -1;
+	int socks[2] = { -1, -1 }, vio[2] = { -1, -1 }, ctl[2] = { -1, -1 };
 	struct sandbox_bpf bpf = { 0 };
 	int r = compile_policy(cfg, &bpf, err, errlen);
 	if (r < 0)
 		goto fail;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, socks) < 0 || pipe2(vio, O_CLOEXEC | O_NONBLOCK) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "device %s: %s", cfg->name, strerror(errno));
+		goto fail;
+	}
+	if (cfg->control && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) < 0) {
 		r = -errno;
 		snprintf(err, errlen, "device %s: %s", cfg->name, strerror(errno));
 		goto fail;
@@ -139,6 +178,8 @@ int device_process_spawn(const struct device_process_config *cfg, struct virtio_
 	for (size_t i = 0; i < cfg->nkeep_fds; i++)
 		keep[nkeep++] = cfg->keep_fds[i];
 	keep[nkeep++] = socks[1];
+	if (ctl[1] >= 0)
+		keep[nkeep++] = ctl[1];
 	struct rlimit cur;
 	rlim_t nproc = RLIM_INFINITY;
 	if (getrlimit(RLIMIT_NPROC, &cur) == 0 && cur.rlim_cur != RLIM_INFINITY)
@@ -158,7 +199,12 @@ int device_process_spawn(const struct device_process_config *cfg, struct virtio_
 		.seccomp = &bpf,
 		.violation_fd = vio[1],
 	};
-	struct child_arg arg = { .dev = dev, .sock = socks[1], .forbidden_call = wants_forbidden_call(cfg->name) };
+	struct child_arg arg = { .dev = dev,
+				 .sock = socks[1],
+				 .ctl = ctl[1],
+				 .control = cfg->control,
+				 .control_ctx = cfg->control_ctx,
+				 .forbidden_call = wants_forbidden_call(cfg->name) };
 	r = sandbox_jail_spawn(&jc, child_main, &arg, &p->pid, err, errlen);
 	if (r < 0)
 		goto fail;
@@ -171,15 +217,19 @@ int device_process_spawn(const struct device_process_config *cfg, struct virtio_
 		goto fail;
 	}
 	fd_close(&socks[1]);
+	fd_close(&ctl[1]);
 	fd_close(&vio[1]);
 	sandbox_bpf_free(&bpf);
 	p->sock = socks[0];
+	p->ctl = ctl[0];
 	p->vio_rd = vio[0];
 	*out = p;
 	return 0;
 fail:
 	fd_close(&socks[0]);
 	fd_close(&socks[1]);
+	fd_close(&ctl[0]);
+	fd_close(&ctl[1]);
 	fd_close(&vio[0]);
 	fd_close(&vio[1]);
 	sandbox_bpf_free(&bpf);
@@ -193,6 +243,11 @@ int device_process_take_socket(struct device_process *p)
 	int s = p->sock;
 	p->sock = -1;
 	return s;
+}
+
+int device_process_control_fd(const struct device_process *p)
+{
+	return p->ctl;
 }
 
 int device_process_pidfd(const struct device_process *p)
@@ -246,6 +301,7 @@ void device_process_destroy(struct device_process *p)
 		(void)reap(p, true);
 	}
 	fd_close(&p->sock);
+	fd_close(&p->ctl);
 	fd_close(&p->pidfd);
 	fd_close(&p->vio_rd);
 	free(p);

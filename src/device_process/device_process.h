@@ -29,6 +29,8 @@
 
 #define DEVICE_PROCESS_MAX_FDS 48
 
+struct vmc_handlers;
+
 struct device_process_config {
 	const char *name;	 /* borrowed: "block", "net", ...: for messages */
 	const char *policy_dir;	 /* borrowed: where <policy_name>.policy lives */
@@ -37,6 +39,13 @@ struct device_process_config {
 	bool keep_net;		 /* share the host's network namespace */
 	const int *keep_fds;	 /* borrowed: the device's own fds */
 	size_t nkeep_fds;	 /* <= DEVICE_PROCESS_MAX_FDS */
+	/* Optional: control requests (vm_control's, e.g. balloon or disk
+	 * resize) the device answers in its process, over a second
+	 * socketpair (device_process_control_fd). Called on a thread of the
+	 * child with control_ctx, which must point into the device copy the
+	 * child works on (the caller's pointer to dev->dev is). NULL: none. */
+	const struct vmc_handlers *control;
+	void *control_ctx;
 };
 
 struct device_process;
@@ -53,6 +62,10 @@ int device_process_spawn(const struct device_process_config *cfg, struct virtio_
 /* The main process's end of the vhost-user connection; ownership moves
  * to the caller (a second call returns -1). */
 int device_process_take_socket(struct device_process *p);
+/* The main process's end of the control channel (borrowed; -1 without
+ * config.control): a connected SOCK_SEQPACKET socket for
+ * vmc_call_connected, one caller at a time. */
+int device_process_control_fd(const struct device_process *p);
 /* Readable once the child has ended (borrowed). */
 int device_process_pidfd(const struct device_process *p);
 pid_t device_process_pid(const struct device_process *p);

@@ -4,8 +4,8 @@
  * with seccomp, no_new_privs and no capabilities in its own PID and mount
  * namespaces, holding no fd it was not given; a SIGKILL, a seccomp
  * violation (named) and a violation under log_failures (survived) are
- * told apart; a missing or broken policy stops the spawn with the file
- * named. Needs user namespaces: without them every test skips, saying so.
+ * told apart; control requests reach handlers in the child; a missing
+ * or broken policy stops the spawn with the file named. Needs user namespaces: without them every test skips, saying so.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -29,6 +29,8 @@
 #include "disk/disk.h"
 #include "virtio/block/block.h"
 #include "virtio/rng/rng.h"
+#include "vm_control/client.h"
+#include "vm_control/server.h"
 
 static char skip_reason[640];
 
@@ -251,6 +253,71 @@ static void test_jailed_data_path(void **state)
 	vdh_destroy(&h);
 }
 
+/* Control requests answered in the child: a balloon target set through
+ * the channel comes back in the next stats reply, which the child fills
+ * with its own PID (1, in its PID namespace) to show where it ran; a
+ * request the device has no handler for is refused; a device spawned
+ * without handlers has no channel. */
+struct ctl_state {
+	uint64_t target;
+};
+
+static int ctl_balloon(void *ctx, uint64_t bytes)
+{
+	((struct ctl_state *)ctx)->target = bytes;
+	return 0;
+}
+
+static int ctl_stats(void *ctx, struct vmc_balloon_stats *out)
+{
+	out->actual_bytes = ((struct ctl_state *)ctx)->target;
+	out->stats.val[0] = (uint64_t)getpid();
+	out->stats.valid = 1;
+	return 0;
+}
+
+static const struct vmc_handlers ctl_handlers = { .balloon = ctl_balloon, .balloon_stats = ctl_stats };
+
+static void test_control_channel(void **state)
+{
+	(void)state;
+	require_userns();
+	struct spawned s;
+	struct ctl_state cs = { 0 };
+	assert_int_equal(virtio_rng_create(&s.dev), 0);
+	struct device_process_config c = { .name = "rng", .policy_dir = CROSVM_SECCOMP_DIR,
+					   .policy_name = "rng_device", .control = &ctl_handlers,
+					   .control_ctx = &cs };
+	int r = device_process_spawn(&c, &s.dev, &s.p, s.err, sizeof(s.err));
+	s.dev.ops->destroy(s.dev.dev);
+	if (r < 0)
+		fail_msg("spawn: %s", s.err);
+	int fd = device_process_control_fd(s.p);
+	assert_true(fd >= 0);
+	struct vmc_reply rep;
+	struct vmc_request req = { .type = VMC_REQ_BALLOON, .u.balloon.bytes = 64 << 20 };
+	assert_int_equal(vmc_call_connected(fd, &req, &rep, 5000), 0);
+	assert_int_equal(rep.status, 0);
+	assert_int_equal(cs.target, 0); /* the child's copy changed, not ours */
+	req = (struct vmc_request){ .type = VMC_REQ_BALLOON_STATS };
+	assert_int_equal(vmc_call_connected(fd, &req, &rep, 5000), 0);
+	assert_int_equal(rep.status, 0);
+	assert_int_equal(rep.balloon_stats.actual_bytes, 64 << 20);
+	assert_int_equal(rep.balloon_stats.stats.val[0], 1);
+	req = (struct vmc_request){ .type = VMC_REQ_DISK_RESIZE, .u.disk_resize = { 0, 1 << 20 } };
+	assert_int_equal(vmc_call_connected(fd, &req, &rep, 5000), 0);
+	assert_int_equal(rep.status, -ENOTSUP);
+	/* The device still serves vhost-user meanwhile, and dies as usual. */
+	assert_int_equal(kill(device_process_pid(s.p), SIGKILL), 0);
+	assert_true(wait_readable(device_process_pidfd(s.p), 5000));
+	assert_int_equal(vmc_call_connected(fd, &req, &rep, 5000), -ECONNRESET);
+	device_process_destroy(s.p);
+
+	assert_int_equal(spawn(&s, CROSVM_SECCOMP_DIR, "rng_device", false), 0);
+	assert_int_equal(device_process_control_fd(s.p), -1);
+	device_process_destroy(s.p);
+}
+
 /* virtio-blk in its jail under block_device.policy: the image and the
  * disk's I/O engine were set up before the spawn (their fds found by
  * diffing the fd table around creation, as crosvm does), a read comes back
@@ -395,6 +462,7 @@ int main(void)
 		cmocka_unit_test(test_violation_named_or_logged),
 		cmocka_unit_test(test_jailed_data_path),
 		cmocka_unit_test(test_jailed_block),
+		cmocka_unit_test(test_control_channel),
 		cmocka_unit_test(test_bad_policies),
 		cmocka_unit_test(test_list_fds),
 	};
