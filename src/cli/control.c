@@ -5,7 +5,8 @@
  * suspend and resume park and release the vCPUs; make_rt moves the
  * --rt-cpus vCPUs to real-time scheduling; balloon and balloon_stats
  * drive the virtio-balloon device; disk resize grows or shrinks a
- * writable disk and interrupts the guest so it rereads the capacity.
+ * writable disk and interrupts the guest so it rereads the capacity
+ * (those act on the device where it lives: device_control.c).
  * Requests whose devices are not built yet (USB, battery) are answered
  * with an error by the server (NULL handlers).
  */
@@ -14,12 +15,7 @@
 #include <string.h>
 
 #include "cli/vm.h"
-#include "virtio/balloon/balloon.h"
-#include "virtio/block/block.h"
 #include "vm_control/server.h"
-
-/* How long balloon_stats waits for the guest to answer. */
-#define BALLOON_STATS_TIMEOUT_MS 2000
 
 static int handle_stop(void *ctx)
 {
@@ -45,25 +41,12 @@ static int handle_make_rt(void *ctx, char *err, size_t errlen)
 
 static int handle_balloon(void *ctx, uint64_t bytes)
 {
-	struct vm *vm = ctx;
-	if (!vm->balloon)
-		return -ENODEV;
-	return virtio_balloon_set_target(vm->balloon, bytes);
+	return device_ctl_balloon(&((struct vm *)ctx)->balloon, bytes);
 }
 
 static int handle_balloon_stats(void *ctx, struct vmc_balloon_stats *out)
 {
-	struct vm *vm = ctx;
-	if (!vm->balloon)
-		return -ENODEV;
-	uint64_t gen;
-	int r = virtio_balloon_request_stats(vm->balloon, &gen);
-	if (r < 0)
-		return r;
-	if ((r = virtio_balloon_wait_stats(vm->balloon, gen, BALLOON_STATS_TIMEOUT_MS, &out->stats)) < 0)
-		return r;
-	out->actual_bytes = virtio_balloon_actual(vm->balloon);
-	return 0;
+	return device_ctl_balloon_stats(&((struct vm *)ctx)->balloon, out);
 }
 
 static int handle_disk_resize(void *ctx, uint32_t index, uint64_t new_size, char *err, size_t errlen)
@@ -73,19 +56,11 @@ static int handle_disk_resize(void *ctx, uint32_t index, uint64_t new_size, char
 		snprintf(err, errlen, "no such disk: index %u (the VM has %u)", index, vm->nr_disks);
 		return -ENODEV;
 	}
-	void *blk = vm->disks[index];
-	if (virtio_blk_read_only(blk)) {
+	if (vm->disk_read_only[index]) {
 		snprintf(err, errlen, "disk %u is read-only", index);
 		return -EROFS;
 	}
-	int r = virtio_blk_resize(blk, new_size);
-	if (r == -EINVAL)
-		snprintf(err, errlen, "disk %u: the new size must be a non-zero multiple of 512 bytes", index);
-	else if (r == -ENOTSUP)
-		snprintf(err, errlen, "disk %u: a host block device cannot be resized", index);
-	else if (r < 0)
-		snprintf(err, errlen, "disk %u: cannot resize the image: %s", index, strerror(-r));
-	return r;
+	return device_ctl_disk_resize(&vm->disks[index], index, new_size, err, errlen);
 }
 
 static const struct vmc_handlers handlers = {

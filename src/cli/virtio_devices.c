@@ -88,16 +88,34 @@ static const struct virtio_pci_host_ops host_ops = {
 	.intx = host_intx,
 };
 
+/* The fd table before a device is made: what it opens is what its
+ * process keeps (device_sandbox.c). */
+static int snapshot(struct fd_snapshot *s, char *err, size_t errlen)
+{
+	int r = fd_snapshot_take(s);
+	if (r < 0)
+		snprintf(err, errlen, "cannot list this process's fds: %s", strerror(-r));
+	return r;
+}
+
 /* Puts vdev (owned; freed on failure too) on the next PCI slot; first into
  * its own process when the VM is sandboxed and `before` (the fd table from
- * before the device was made) is given. */
-static int add_device(struct vm *vm, struct virtio_device vdev, const struct fd_snapshot *before, char *err,
-		      size_t errlen)
+ * before the device was made) is given. With ctl, says where its control
+ * requests go (device_control.c). */
+static int add_device(struct vm *vm, struct virtio_device vdev, const struct fd_snapshot *before,
+		      struct device_ctl *ctl, char *err, size_t errlen)
 {
 	const char *name = vdev.ops->name;
-	int r;
-	if (before && device_sandbox_wanted(vm, &vdev) && (r = device_sandbox_move(vm, &vdev, before, err, errlen)) < 0)
-		return r;
+	int r, ctl_fd = -1;
+	void *ctl_dev = NULL;
+	if (before && device_sandbox_wanted(vm, &vdev)) {
+		if ((r = device_sandbox_move(vm, &vdev, before, &ctl_fd, err, errlen)) < 0)
+			return r;
+	} else {
+		(void)device_control_handlers(&vdev, &ctl_dev);
+	}
+	if (ctl)
+		*ctl = (struct device_ctl){ .dev = ctl_dev, .fd = ctl_fd };
 	if (vm->nr_virtio >= MAX_VIRTIO_DEVICES) {
 		vdev.ops->destroy(vdev.dev);
 		snprintf(err, errlen, "too many virtio devices (at most %d)", MAX_VIRTIO_DEVICES);
@@ -136,8 +154,12 @@ static int add_disk(struct vm *vm, const struct disk_config *dc, char *err, size
 {
 	uint32_t flags = (dc->read_only ? DISK_F_READ_ONLY : 0) | (dc->o_direct ? DISK_F_O_DIRECT : 0) |
 			 (dc->sparse ? DISK_F_SPARSE : 0);
+	struct fd_snapshot before;
+	int r = snapshot(&before, err, errlen);
+	if (r < 0)
+		return r;
 	struct disk *disk;
-	int r = disk_open(dc->path, flags, &disk);
+	r = disk_open(dc->path, flags, &disk);
 	if (r == -EAGAIN) {
 		snprintf(err, errlen, "disk image '%s' is locked by another process", dc->path);
 		return r;
@@ -157,10 +179,9 @@ static int add_disk(struct vm *vm, const struct disk_config *dc, char *err, size
 		snprintf(err, errlen, "disk image '%s': %s", dc->path, strerror(-r));
 		return r;
 	}
-	void *blk = d.dev;
-	if ((r = add_device(vm, d, NULL, err, errlen)) < 0)
+	if ((r = add_device(vm, d, &before, &vm->disks[vm->nr_disks], err, errlen)) < 0)
 		return r;
-	vm->disks[vm->nr_disks++] = blk;
+	vm->disk_read_only[vm->nr_disks++] = dc->read_only;
 	return 0;
 }
 
@@ -181,7 +202,7 @@ static int add_nic(struct vm *vm, int *fds, unsigned pairs, const char *what, co
 		snprintf(err, errlen, "virtio net on %s: %s", what, strerror(-r));
 		return r;
 	}
-	return add_device(vm, d, before, err, errlen);
+	return add_device(vm, d, before, NULL, err, errlen);
 }
 
 /* --host_ip/--netmask/--mac: a new TAP, configured on the host side the
@@ -192,11 +213,9 @@ static int add_created_tap(struct vm *vm, char *err, size_t errlen)
 	int fds[TAP_MAX_QUEUES];
 	char ifname[IFNAMSIZ];
 	struct fd_snapshot before;
-	int r = fd_snapshot_take(&before);
-	if (r < 0) {
-		snprintf(err, errlen, "cannot list this process's fds: %s", strerror(-r));
+	int r = snapshot(&before, err, errlen);
+	if (r < 0)
 		return r;
-	}
 	r = tap_open(NULL, n->vq_pairs, fds, ifname);
 	if (r < 0) {
 		snprintf(err, errlen, "cannot create a TAP device: %s%s", strerror(-r),
@@ -229,11 +248,9 @@ static int add_tap_fd(struct vm *vm, int tap_fd, char *err, size_t errlen)
 	unsigned pairs = vm->cfg->net.vq_pairs;
 	struct tap_info info;
 	struct fd_snapshot before;
-	int r = fd_snapshot_take(&before);
-	if (r < 0) {
-		snprintf(err, errlen, "cannot list this process's fds: %s", strerror(-r));
+	int r = snapshot(&before, err, errlen);
+	if (r < 0)
 		return r;
-	}
 	r = tap_from_fd(tap_fd, &info);
 	if (r < 0) {
 		snprintf(err, errlen, "--tap-fd %d: %s", tap_fd,
@@ -267,11 +284,9 @@ static int add_console(struct vm *vm, const struct serial_config *c, char *err, 
 {
 	int in_fd, out_fd;
 	struct fd_snapshot before;
-	int r = fd_snapshot_take(&before);
-	if (r < 0) {
-		snprintf(err, errlen, "cannot list this process's fds: %s", strerror(-r));
+	int r = snapshot(&before, err, errlen);
+	if (r < 0)
 		return r;
-	}
 	r = virtio_console_open_fds(c, &in_fd, &out_fd, err, errlen);
 	if (r < 0)
 		return r;
@@ -280,7 +295,7 @@ static int add_console(struct vm *vm, const struct serial_config *c, char *err, 
 		snprintf(err, errlen, "virtio-console %u: %s", c->num, strerror(-r));
 		return r;
 	}
-	return add_device(vm, d, &before, err, errlen);
+	return add_device(vm, d, &before, NULL, err, errlen);
 }
 
 /* --cid: vsock through the kernel's vhost-vsock, opened here so the device
@@ -307,41 +322,42 @@ static int add_vsock(struct vm *vm, char *err, size_t errlen)
 				 ioctl_name ? ": " : "", strerror(-r));
 		return r;
 	}
-	return add_device(vm, d, NULL, err, errlen);
+	return add_device(vm, d, NULL, NULL, err, errlen);
 }
 
 /* Like crosvm, every VM gets a balloon; the control socket drives it. */
 static int add_balloon(struct vm *vm, char *err, size_t errlen)
 {
+	struct fd_snapshot before;
+	int r = snapshot(&before, err, errlen);
+	if (r < 0)
+		return r;
 	struct virtio_balloon_options o = { .deflate_on_oom = true, .stats = true };
 	struct virtio_device d;
-	int r = virtio_balloon_create(&o, &d);
-	if (r < 0) {
+	if ((r = virtio_balloon_create(&o, &d)) < 0) {
 		snprintf(err, errlen, "virtio balloon: %s", strerror(-r));
 		return r;
 	}
-	vm->balloon = virtio_balloon_from_device(&d);
-	return add_device(vm, d, NULL, err, errlen);
+	return add_device(vm, d, &before, &vm->balloon, err, errlen);
 }
 
 int virtio_devices_init(struct vm *vm, char *err, size_t errlen)
 {
 	int r;
+	vm->balloon = (struct device_ctl){ .fd = -1 };
 	addr_allocator_init(&vm->mmio32, X86_PCI_MMIO32_START, X86_PCI_MMIO32_END);
 	gsi_allocator_init(&vm->msi_gsis, X86_IOAPIC_PINS, KVM_IRQ_ROUTES_MAX);
 
 	struct virtio_device d;
 	struct fd_snapshot before;
-	if ((r = fd_snapshot_take(&before)) < 0) {
-		snprintf(err, errlen, "cannot list this process's fds: %s", strerror(-r));
+	if ((r = snapshot(&before, err, errlen)) < 0)
 		return r;
-	}
 	/* Like crosvm, every VM gets an entropy source. */
 	if ((r = virtio_rng_create(&d)) < 0) {
 		snprintf(err, errlen, "virtio rng: %s", strerror(-r));
 		return r;
 	}
-	if ((r = add_device(vm, d, &before, err, errlen)) < 0)
+	if ((r = add_device(vm, d, &before, NULL, err, errlen)) < 0)
 		return r;
 	for (size_t i = 0; i < vm->cfg->nr_disks; i++)
 		if ((r = add_disk(vm, &vm->cfg->disks[i], err, errlen)) < 0)
@@ -368,7 +384,7 @@ void virtio_devices_destroy(struct vm *vm)
 		virtio_pci_destroy(vm->virtio[vm->nr_virtio]);
 		vm->virtio[vm->nr_virtio] = NULL;
 	}
-	vm->balloon = NULL;
+	vm->balloon = (struct device_ctl){ .fd = -1 };
 	vm->nr_disks = 0;
 	/* After the proxies, whose dead fds the list borrows. */
 	device_sandbox_destroy_all(vm);

@@ -44,10 +44,17 @@ struct serial_port {
 #define MAX_VIRTIO_DEVICES 31
 
 struct virtio_pci;
-struct virtio_balloon;
 struct vmc_server;
 
 struct device_process;
+
+/* Where crosvm's control requests for a device go (device_control.c):
+ * to the device in this process, or over its device process's control
+ * channel. */
+struct device_ctl {
+	void *dev; /* borrowed: the in-process device (struct virtio_balloon, a virtio-blk dev), or NULL */
+	int fd;	   /* borrowed from its device process: the control channel, or -1 */
+};
 
 /* A device moved into its own process (device_sandbox.c). */
 struct vm_device_proc {
@@ -86,10 +93,10 @@ struct vm {
 	pthread_mutex_t intx_lock;
 	struct virtio_pci *virtio[MAX_VIRTIO_DEVICES]; /* owned */
 	unsigned nr_virtio;
-	struct virtio_balloon *balloon; /* borrowed from its virtio_pci, or NULL */
-	/* The block devices in disk-option order (`crosvm disk resize` index):
-	 * each borrowed from its virtio_pci, the `dev` of a virtio-blk device. */
-	void *disks[MAX_DISKS];
+	struct device_ctl balloon; /* neither dev nor fd: no balloon */
+	/* The block devices in disk-option order (`crosvm disk resize` index). */
+	struct device_ctl disks[MAX_DISKS];
+	bool disk_read_only[MAX_DISKS];
 	unsigned nr_disks;
 	struct vmc_server *control;	/* owned: the -s control socket, or NULL */
 	struct vm_device_proc procs[MAX_VIRTIO_DEVICES];
@@ -149,14 +156,28 @@ struct virtio_device;
 bool device_sandbox_wanted(const struct vm *vm, const struct virtio_device *d);
 /* Moves *vdev (created since `before`) into a jailed process and replaces
  * it with the proxy that stands in for it. *vdev's original is destroyed
- * either way; on failure *vdev is gone and err says why. */
-int device_sandbox_move(struct vm *vm, struct virtio_device *vdev, const struct fd_snapshot *before, char *err,
-			size_t errlen) MUST_USE;
+ * either way; on failure *vdev is gone and err says why. A device that
+ * answers control requests (device_control_handlers) gets its control
+ * channel, whose fd goes to *ctl_fd (-1 for others). */
+int device_sandbox_move(struct vm *vm, struct virtio_device *vdev, const struct fd_snapshot *before, int *ctl_fd,
+			char *err, size_t errlen) MUST_USE;
 /* If fd is a device process's pidfd or its proxy's dead fd: logs how the
  * device ended and returns true. */
 bool device_sandbox_check(struct vm *vm, int fd);
 /* Kills and reaps every device process (after the proxies are gone). */
 void device_sandbox_destroy_all(struct vm *vm);
+
+/* device_control.c: the control requests a device answers itself. The
+ * handler table for d's type (NULL if it takes none), with *ctx the
+ * pointer its handlers take, derived from d. */
+struct vmc_handlers;
+struct vmc_balloon_stats;
+const struct vmc_handlers *device_control_handlers(const struct virtio_device *d, void **ctx);
+/* Each acts on t's device where it lives; -ENODEV when t has none. */
+int device_ctl_balloon(const struct device_ctl *t, uint64_t bytes) MUST_USE;
+int device_ctl_balloon_stats(const struct device_ctl *t, struct vmc_balloon_stats *out) MUST_USE;
+int device_ctl_disk_resize(const struct device_ctl *t, uint32_t index, uint64_t new_size, char *err,
+			   size_t errlen) MUST_USE;
 
 /* control.c: the -s control socket (a no-op without -s); close it before
  * the devices it drives are destroyed. */

@@ -4,6 +4,7 @@ Registered into scenarios.py's table."""
 
 import os
 import signal
+import tempfile
 import time
 
 from guest import Guest
@@ -26,10 +27,17 @@ def register(scenario, check):
 
     @scenario
     def sandbox_device_processes(vmm, assets):
-        with Guest(vmm, extra_args=["--serial", "type=sink,hardware=virtio-console,num=1"]) as g:
+        d = tempfile.mkdtemp(prefix="e2e-sbx.")
+        img = os.path.join(d, "disk.img")
+        with open(img, "wb") as f:
+            f.truncate(8 << 20)
+        with Guest(vmm, extra_args=["--serial", "type=sink,hardware=virtio-console,num=1", "--rwdisk", img]) as g:
             pids = device_pids(g.proc.pid)
-            # virtio-rng and the virtio-console run jailed.
-            check(len(pids) >= 2, "crosvm runs its devices in child processes (%s)" % pids)
+            # virtio-rng, virtio-blk, the virtio-console and the balloon run jailed.
+            check(len(pids) == 4, "crosvm runs its 4 devices in child processes (%s)" % pids)
+            holders = [p for p in pids if any(os.readlink("/proc/%d/fd/%s" % (p, fd)) == img
+                                              for fd in os.listdir("/proc/%d/fd" % p))]
+            check(len(holders) == 1, "one device process holds the disk image (%s)" % holders)
             me_pid_ns = os.readlink("/proc/self/ns/pid")
             me_mnt_ns = os.readlink("/proc/self/ns/mnt")
             for pid in pids:
@@ -44,6 +52,11 @@ def register(scenario, check):
                 check(os.readlink("/proc/%d/ns/pid" % pid) != me_pid_ns, "device %d: own PID namespace" % pid)
                 check(os.readlink("/proc/%d/ns/mnt" % pid) != me_mnt_ns, "device %d: own mount namespace" % pid)
             check(g.run_ok("head -c 16 /dev/hwrng | wc -c").strip() == "16", "the jailed rng serves the guest")
+            g.run_ok("echo jailed-disk | dd of=/dev/vda bs=512 conv=sync oflag=direct 2>/dev/null", timeout=60)
+            with open(img, "rb") as f:
+                check(f.read(11) == b"jailed-disk", "the jailed virtio-blk writes the image")
+        os.unlink(img)
+        os.rmdir(d)
 
     @scenario
     def sandbox_device_killed(vmm, assets):
