@@ -2,15 +2,19 @@
 
 Creates a raw disk image on the test host's tmpfs (filled with data, so no
 read hits a hole), and per round boots the e2e guest under crosvm
-(`--rwdisk IMG`) and QEMU q35 (`-drive file=IMG,if=none,format=raw` +
+(`--rwdisk IMG`; sandboxed, as by default, and with --disable-sandbox) and
+QEMU q35 (`-drive file=IMG,if=none,format=raw` +
 `-device virtio-blk-pci`), both with the guest tools disk read-only, and
 runs fio in the guest on the raw virtio disk (direct=1, libaio,
 time_based): 4 KiB random reads at queue depth 1 and 32 (IOPS), 1 MiB
-sequential reads and writes (MiB/s). Prints each, then the medians
-(min-max) per VMM and the ratios crosvm / QEMU.
+sequential reads and writes (MiB/s); for sandboxed crosvm also what
+starting its device processes cost (ms, crosvm's own account). Prints
+each, then the medians (min-max) per VMM and the ratios crosvm / QEMU and
+sandboxed / in-process.
 """
 
 import os
+import re
 import sys
 
 import iobench as B
@@ -21,7 +25,11 @@ FIGURES = [
     ("randread_qd32", "4k randread QD32", "IOPS", 0),
     ("seqread", "1M seqread QD%(qd)d", "MiB/s", 1),
     ("seqwrite", "1M seqwrite QD%(qd)d", "MiB/s", 1),
+    # Sandboxed crosvm only: the start-up time its device processes cost
+    # (spawn, jail, vhost-user handshake; summed over the devices).
+    ("spawn", "device processes start", "ms", 2),
 ]
+SPAWN_LINE = re.compile(r"device \S+: jailed in process \d+, spawned and connected in ([0-9.]+) ms")
 
 
 def jobs(a):
@@ -30,6 +38,7 @@ def jobs(a):
         "randread_qd32": "--rw=randread --bs=4k --iodepth=32 --norandommap --randrepeat=0",
         "seqread": "--rw=read --bs=1M --iodepth=%d" % a.seq_qd,
         "seqwrite": "--rw=write --bs=1M --iodepth=%d" % a.seq_qd,
+        "spawn": "(crosvm's own account, CROSVM_LOG=info)",
     }
 
 
@@ -63,7 +72,7 @@ def make_image(path, mib):
 
 
 def main():
-    ap = B.common_args(__doc__.split("\n\n")[0])
+    ap = B.common_args(__doc__.split("\n\n")[0], B.VMM_NAMES + [B.IN_PROCESS])
     ap.add_argument("--runtime", type=int, default=10, help="seconds per fio job (default 10)")
     ap.add_argument("--ramp", type=int, default=1, help="fio ramp_time, seconds before measuring (default 1)")
     ap.add_argument("--size", type=int, default=512, help="disk image MiB (default 512)")
@@ -73,6 +82,7 @@ def main():
     a = ap.parse_args()
     figures = [(k, l % {"qd": a.seq_qd}, u, d) for k, l, u, d in FIGURES if not a.only or k in a.only]
     b = B.Bench(a, figures)
+    os.environ["CROSVM_LOG"] = "info"  # crosvm then says what its device processes cost
     img = os.path.join(b.work, "disk.img")
     make_image(img, a.size)
     disks = [B.Disk(img, True, "d0"), B.Disk(a.tools, False, "tools")]
@@ -97,8 +107,15 @@ def main():
                 # Once per VMM: the fio binary and its libraries into the
                 # guest's page cache, and a look that fio and libaio work.
                 g.run_ok(fio_cmd(rw[0], job["randread_qd1"], 1, 0), timeout=300)
+            spawns = [float(m) for m in SPAWN_LINE.findall(g.stderr_text())]
+            if n == "crosvm" and "spawn" in [k for k, *_ in figures]:
+                if not spawns:
+                    raise B.GuestError("sandboxed crosvm reported no device process")
+                record("spawn", sum(spawns))
             t = 2 * (a.runtime + a.ramp) + 120
             for k, _, _, _ in figures:
+                if k == "spawn":
+                    continue
                 iops, kib = parse_terse(g.run_ok(fio_cmd(rw[0], job[k], a.runtime, a.ramp), timeout=t),
                                         write=k == "seqwrite")
                 record(k, iops if k.startswith("randread") else kib / 1024)

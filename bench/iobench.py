@@ -30,6 +30,16 @@ from guest import CrosvmVmm, Guest, GuestError, QemuVmm, host_run  # noqa: E402
 from boot_inner import kernel_version  # noqa: E402
 
 VMM_NAMES = ["crosvm", "qemu-q35"]
+# crosvm with every device in its own process (--disable-sandbox): the
+# benchmarks that compare it with the sandboxed default add it.
+IN_PROCESS = "crosvm-in-process"
+# Ratio columns of the summary: (numerator, denominator, heading, meaning),
+# printed when both VMMs ran.
+RATIOS = [
+    ("crosvm", "qemu-q35", "crosvm/qemu", "crosvm's median over QEMU's (above 1: crosvm does more per second)"),
+    ("crosvm", IN_PROCESS, "jailed/in-proc",
+     "sandboxed crosvm's median over --disable-sandbox's (the goal for I/O: at least 0.95)"),
+]
 
 
 class Disk:
@@ -60,13 +70,16 @@ def make_vmm(name, a, disks, crosvm_extra=(), qemu_extra=()):
     extra arguments (the NIC)."""
     if name == "crosvm":
         return CrosvmVmm(a.crosvm, crosvm_disk_args(disks) + list(crosvm_extra))
+    if name == IN_PROCESS:
+        return CrosvmVmm(a.crosvm, crosvm_disk_args(disks) + ["--disable-sandbox"] + list(crosvm_extra))
     # QEMU's defaults for the drive: cache=writeback, aio=threads (the image
     # is on tmpfs, which has no O_DIRECT in this kernel either way).
     return QemuVmm("q35", QEMU, qemu_disk_args(disks) + list(qemu_extra))
 
 
-def common_args(description):
+def common_args(description, names=VMM_NAMES):
     ap = argparse.ArgumentParser(description=description)
+    ap.set_defaults(vmm_names=list(names))
     ap.add_argument("--crosvm", required=True, help="crosvm binary")
     ap.add_argument("--kernel", required=True, help="bzImage")
     ap.add_argument("--initrd", required=True, help="guest initramfs (the e2e one)")
@@ -74,7 +87,7 @@ def common_args(description):
     ap.add_argument("--runs", type=int, default=3, help="rounds: boots per VMM, each measuring every figure once (default 3)")
     ap.add_argument("--mem", type=int, default=512, help="guest MiB (default 512)")
     ap.add_argument("--cpus", type=int, default=1, help="vCPUs (default 1)")
-    ap.add_argument("--vmm", action="append", choices=VMM_NAMES, help="only these VMMs (repeatable)")
+    ap.add_argument("--vmm", action="append", choices=names, help="only these VMMs (repeatable)")
     ap.add_argument("--seed", type=int, default=None, help="seed for the run order")
     ap.add_argument("--thp", choices=["always", "madvise", "never"],
                     help="set the test host's transparent huge pages mode first")
@@ -89,7 +102,7 @@ class Bench:
         """figures: [(key, label, unit, digits)] in print order."""
         self.a = a
         self.figures = figures
-        self.vmms = [n for n in VMM_NAMES if not a.vmm or n in a.vmm]
+        self.vmms = [n for n in a.vmm_names if not a.vmm or n in a.vmm]
         self.seed = a.seed if a.seed is not None else random.SystemRandom().randrange(1 << 30)
         self.rng = random.Random(self.seed)
         self.results = {n: {k: [] for k, *_ in figures} for n in self.vmms}
@@ -158,24 +171,27 @@ class Bench:
     def summary(self):
         print()
         cols = self.vmms
-        print("%-26s %-7s" % ("figure", "unit") + "".join("%24s" % ("%s (min-max)" % n) for n in cols)
-              + ("   crosvm/qemu" if len(cols) == 2 else ""))
+        ratios = [r for r in RATIOS if r[0] in cols and r[1] in cols]
+        print("%-26s %-7s" % ("figure", "unit") + "".join("%30s" % ("%s (min-max)" % n) for n in cols)
+              + "".join("%16s" % r[2] for r in ratios))
         for key, label, unit, digits in self.figures:
             row = "%-26s %-7s" % (label, unit)
             med = {}
             for n in cols:
                 v = self.results[n][key]
                 if not v:
-                    row += "%24s" % "-"
+                    row += "%30s" % "-"
                     continue
                 med[n] = statistics.median(v)
-                row += "%24s" % ("%.*f (%.*f-%.*f)" % (digits, med[n], digits, min(v), digits, max(v)))
-            if len(med) == 2 and med["qemu-q35"] > 0:
-                row += "   %.2fx" % (med["crosvm"] / med["qemu-q35"])
+                row += "%30s" % ("%.*f (%.*f-%.*f)" % (digits, med[n], digits, min(v), digits, max(v)))
+            for num, den, _, _ in ratios:
+                ok = num in med and den in med and med[den] > 0
+                row += "%16s" % ("%.2fx" % (med[num] / med[den]) if ok else "-")
             print(row)
-        if len(cols) == 2:
+        if ratios:
             print()
-            print("crosvm/qemu: crosvm's median over QEMU's (above 1: crosvm does more I/O per second)")
+        for _, _, head, meaning in ratios:
+            print("%s: %s" % (head, meaning))
 
 
 def mount_tools(g):
