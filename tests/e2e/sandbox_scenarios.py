@@ -7,6 +7,7 @@ import signal
 import tempfile
 import time
 
+import guest as G
 from guest import Guest
 
 
@@ -24,6 +25,11 @@ def register(scenario, check):
                 k, _, v = line.partition(":")
                 out[k] = v.strip()
         return out
+
+    def kernel_log_seccomp():
+        """The kernel log's seccomp audit records (type=1326)."""
+        rc, out, _ = G.host_run(["dmesg"])
+        return [l for l in out.splitlines() if "type=1326" in l] if rc == 0 else []
 
     @scenario
     def sandbox_device_processes(vmm, assets):
@@ -96,8 +102,16 @@ def register(scenario, check):
             g.close()
             check(rc is not None and rc != 0, "crosvm stops with a non-zero status (%s)" % rc)
             check("device rng" in err and "openat" in err, "crosvm names the device and the syscall (%r)" % err.strip())
+            # The kernel logs an allowed-but-logged call (SECCOMP_RET_LOG) as
+            # an audit record of type 1326 naming the syscall (openat: 257).
+            seen = set(kernel_log_seccomp())
             with Guest(vmm, extra_args=["--seccomp-log-failures"]) as g:
                 check(g.run_ok("head -c 16 /dev/hwrng | wc -c").strip() == "16",
                       "with --seccomp-log-failures the call is allowed and the device lives")
+                pid = device_pids(g.proc.pid)
+                new = [l for l in kernel_log_seccomp() if l not in seen]
+                check(any("syscall=257" in l and any(" pid=%d " % p in l for p in pid) for l in new),
+                      "with --seccomp-log-failures the kernel logged the device's call (%s; device pids %s)"
+                      % (new[-3:], pid))
         finally:
             del os.environ["CROSVM_TEST_DEVICE_FORBIDDEN_SYSCALL"]
