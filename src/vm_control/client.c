@@ -3,9 +3,9 @@
  *
  * Nothing blocks (the socket is non-blocking, and sends and receives say
  * MSG_DONTWAIT for a caller's connected socket too) so that one deadline
- * bounds the whole exchange: a unix connect only waits when the server's backlog is
- * full (it then fails with EAGAIN and is retried), and the reply is
- * awaited with poll. The path is checked with stat first so that "not a
+ * bounds the whole exchange: a unix connect only waits when the server's
+ * backlog is full (it then fails with EAGAIN and is retried), and the
+ * reply is awaited with poll. The path is checked with stat first so that "not a
  * socket" is told apart from "nobody listening", which connect reports
  * alike.
  */
@@ -21,6 +21,9 @@
 #include <time.h>
 
 #include "base/fd.h"
+
+/* Replies of timed-out requests vmc_call_connected drops before giving up. */
+#define VMC_MAX_STALE_REPLIES 16
 
 static int64_t now_ms(void)
 {
@@ -151,11 +154,14 @@ int vmc_call_connected(int fd, const struct vmc_request *req, struct vmc_reply *
 	if (n < 0)
 		return n;
 	/* A reply to an earlier request that timed out would otherwise be
-	 * taken for this one's. */
+	 * taken for this one's. There is at most one per such request; a
+	 * peer that keeps sending unasked-for replies is out of step. */
 	uint8_t stale[VMC_MAX_MSG + 1];
 	ssize_t r;
+	int dropped = 0;
 	while ((r = recv(fd, stale, sizeof(stale), MSG_DONTWAIT)) > 0)
-		;
+		if (++dropped > VMC_MAX_STALE_REPLIES)
+			return -EPROTO;
 	if (r == 0)
 		return -ECONNRESET;
 	return exchange(fd, msg, n, req->type, reply, deadline);

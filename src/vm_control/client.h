@@ -30,8 +30,9 @@ int vmc_client_call(const char *socket_path, const struct vmc_request *req, stru
  * The same exchange on fd, an already connected SOCK_SEQPACKET socket
  * (e.g. a device process's control channel, served by
  * vmc_serve_connection): replies left over from an earlier request that
- * timed out are dropped first. One caller at a time per fd. Returns 0,
- * -ETIMEDOUT, -ECONNRESET (the peer is gone), -EPROTO, or -errno.
+ * timed out are dropped first (a few: more is -EPROTO). One caller at a
+ * time per fd. Returns 0, -ETIMEDOUT, -ECONNRESET (the peer is gone),
+ * -EPROTO (a reply to another request, or a flood of them), or -errno.
  */
 int vmc_call_connected(int fd, const struct vmc_request *req, struct vmc_reply *reply, int timeout_ms) MUST_USE;
 

@@ -742,6 +742,62 @@ static void test_connected_channel(void **state)
 	close(sp[1]);
 }
 
+/* The peer on a connected channel is a device process, which may be
+ * compromised: a reply to another request, a reply that does not decode,
+ * and a flood of unasked-for replies each fail the call, never hang it. */
+struct bad_peer {
+	int fd;
+	const void *answer; /* sent once the request has arrived */
+	size_t len;
+};
+
+static void *bad_peer_main(void *arg)
+{
+	struct bad_peer *bp = arg;
+	uint8_t in[VMC_MAX_MSG + 1];
+	if (recv(bp->fd, in, sizeof(in), 0) > 0)
+		(void)!send(bp->fd, bp->answer, bp->len, 0);
+	return NULL;
+}
+
+static int call_bad_peer(int sp[2], const void *answer, size_t len)
+{
+	struct bad_peer bp = { .fd = sp[1], .answer = answer, .len = len };
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, bad_peer_main, &bp), 0);
+	struct vmc_request req = { .type = VMC_REQ_BALLOON, .u.balloon.bytes = 1 };
+	struct vmc_reply rep;
+	int r = vmc_call_connected(sp[0], &req, &rep, 5000);
+	pthread_join(t, NULL);
+	return r;
+}
+
+static void test_connected_channel_hostile_peer(void **state)
+{
+	(void)state;
+	int sp[2];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp), 0);
+	uint8_t msg[VMC_MAX_MSG];
+	struct vmc_reply other = { .type = VMC_REQ_STOP };
+	int n = vmc_encode_reply(&other, msg, sizeof(msg));
+	assert_true(n > 0);
+	assert_int_equal(call_bad_peer(sp, msg, (size_t)n), -EPROTO); /* answers another request */
+	assert_true(call_bad_peer(sp, "garbage!", 8) < 0);	       /* does not decode */
+	/* A flood of replies nobody asked for: out of step, at once. */
+	for (int i = 0; i < 17; i++)
+		assert_int_equal(send(sp[1], msg, (size_t)n, 0), n);
+	struct vmc_request req = { .type = VMC_REQ_BALLOON, .u.balloon.bytes = 1 };
+	struct vmc_reply rep;
+	assert_int_equal(vmc_call_connected(sp[0], &req, &rep, 5000), -EPROTO);
+	/* A peer that never answers: the deadline. */
+	uint8_t in[VMC_MAX_MSG + 1];
+	while (recv(sp[1], in, sizeof(in), MSG_DONTWAIT) > 0)
+		;
+	assert_int_equal(vmc_call_connected(sp[0], &req, &rep, 50), -ETIMEDOUT);
+	close(sp[0]);
+	close(sp[1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -751,6 +807,7 @@ int main(void)
 		cmocka_unit_test(test_server_idle_timeout), cmocka_unit_test(test_server_many_clients),
 		cmocka_unit_test(test_server_path_rules),  cmocka_unit_test(test_client_errors),
 		cmocka_unit_test(test_connected_channel),
+		cmocka_unit_test(test_connected_channel_hostile_peer),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
